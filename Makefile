@@ -1,0 +1,155 @@
+# pdvm build.
+#   make              build/pdvm, build/libpdvm.a, build/libpdvm.so
+#   make test         all cmocka tests (GPU ones on llvmpipe when no GPU)
+#   make test-cpu     the CPU-side tests only (what SANITIZE=1 runs in CI)
+#   make SANITIZE=1   ASan + UBSan build under build/san
+#   make demo         generate text from $(MODEL)
+#   make bench        the benchmark suite (build/bench.jsonl)
+#   make fuzz         libFuzzer target for the GGUF reader and binder (clang)
+#   make install PREFIX=/usr/local
+# `test` and `demo` first run `deps`, which installs missing Debian packages
+# (or prints the exact apt-get line when it cannot).
+
+PREFIX   ?= /usr/local
+MODEL    ?= ../shared/models/stories260K.gguf
+SANITIZE ?= 0
+
+ifeq ($(SANITIZE),1)
+BUILD    ?= build/san
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else
+BUILD    ?= build
+SANFLAGS :=
+endif
+
+PKGS      := egl glesv2 gbm libdrm json-c
+TEST_PKGS := cmocka
+DEPS_DEB  := libegl-dev libgles-dev libgbm-dev libdrm-dev libcmocka-dev libjson-c-dev \
+             libegl-mesa0 libgl1-mesa-dri pkg-config
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+TEST_LIBS  := $(shell pkg-config --libs $(TEST_PKGS) 2>/dev/null)
+
+OPT     ?= -O2 -g
+CFLAGS  := -std=c11 -D_DEFAULT_SOURCE $(OPT) -Wall -Wextra -Werror -fPIC \
+           -Iinclude -Isrc -Iplatform -I$(BUILD)/gen $(PKG_CFLAGS) $(SANFLAGS) -MMD -MP $(EXTRA_CFLAGS)
+LDFLAGS := $(SANFLAGS) $(EXTRA_LDFLAGS)
+LDLIBS  := $(PKG_LIBS) -lm -lpthread
+
+LIB_SRC  := $(wildcard src/*.c) $(wildcard platform/*.c)
+CLI_SRC  := $(wildcard src/cli/*.c)
+GEN_SRC  := $(BUILD)/gen/shaders.c
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/shaders.o
+CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+SHADERS  := $(wildcard glsl/*.comp) $(wildcard glsl/*.glsl)
+
+# tests/test_*.c are one binary each; other tests/*.c are shared helpers.
+# test_gl_* and test_gpu_* need an OpenGL ES context (llvmpipe is enough).
+TEST_SRC   := $(wildcard tests/test_*.c)
+TEST_UTIL  := $(filter-out $(TEST_SRC),$(wildcard tests/*.c))
+TEST_BIN   := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+TEST_UOBJ  := $(TEST_UTIL:%.c=$(BUILD)/obj/%.o)
+GPU_TESTS  := $(filter $(BUILD)/tests/test_gl_% $(BUILD)/tests/test_gpu_%,$(TEST_BIN))
+CPU_TESTS  := $(filter-out $(GPU_TESTS),$(TEST_BIN))
+
+.PHONY: all deps check-pkgs test test-run test-cpu demo demo-run bench bench-run fuzz \
+        install clean
+all: check-pkgs $(BUILD)/pdvm $(BUILD)/libpdvm.a $(BUILD)/libpdvm.so
+
+check-pkgs:
+	@pkg-config --exists $(PKGS) || { \
+	  echo "pdvm: missing build libraries; run: make deps  (or: sudo apt-get install -y $(DEPS_DEB))" >&2; \
+	  exit 1; }
+
+deps:
+	@if pkg-config --exists $(PKGS) $(TEST_PKGS) && \
+	    ls /usr/lib/*/dri/swrast_dri.so >/dev/null 2>&1 && \
+	    ls /usr/share/glvnd/egl_vendor.d/*mesa*.json >/dev/null 2>&1; then exit 0; fi; \
+	 if [ "$$(id -u)" = 0 ]; then SUDO=; \
+	 elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then SUDO=sudo; \
+	 else echo "pdvm: missing packages; run: sudo apt-get update && sudo apt-get install -y $(DEPS_DEB)" >&2; exit 1; fi; \
+	 echo "pdvm deps: installing $(DEPS_DEB)"; \
+	 $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(DEPS_DEB) || \
+	 { $$SUDO apt-get update -q && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(DEPS_DEB); }
+
+$(BUILD)/tools/embed_shaders: src/tools/embed_shaders.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_DEFAULT_SOURCE -O1 -Wall -Wextra -Werror -o $@ $<
+
+$(GEN_SRC): $(SHADERS) $(BUILD)/tools/embed_shaders
+	@mkdir -p $(dir $@)
+	$(BUILD)/tools/embed_shaders glsl $@
+
+$(BUILD)/obj/gen/shaders.o: $(GEN_SRC)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/libpdvm.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/libpdvm.so: $(LIB_OBJ)
+	$(CC) -shared $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/pdvm: $(CLI_OBJ) $(BUILD)/libpdvm.a
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libpdvm.a $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TEST_UOBJ) $(BUILD)/libpdvm.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< $(TEST_UOBJ) $(BUILD)/libpdvm.a $(LDLIBS) $(TEST_LIBS)
+
+# deps may install pkg-config files, so the real work runs in a sub-make
+# that evaluates pkg-config afresh.
+test: deps
+	@$(MAKE) --no-print-directory test-run
+
+test-run: all $(TEST_BIN)
+	@tests/run_tests.sh $(TEST_BIN)
+
+test-cpu: check-pkgs $(CPU_TESTS)
+	@tests/run_tests.sh $(CPU_TESTS)
+
+demo: deps
+	@$(MAKE) --no-print-directory demo-run
+
+demo-run: all
+	$(BUILD)/pdvm run -m $(MODEL) -p "Once upon a time" -n 128
+
+bench: deps
+	@$(MAKE) --no-print-directory bench-run
+
+bench-run: all
+	$(BUILD)/pdvm bench --suite --out $(BUILD)/bench.jsonl
+
+# libFuzzer: the CPU-side parsers only, no GL.
+FUZZ_SRC := src/error.c src/gguf.c src/quant.c src/model.c src/tokenizer.c
+FUZZ_SECONDS ?= 60
+fuzz: build/fuzz/fuzz_gguf
+	@mkdir -p build/fuzz/corpus
+	@cp -n ../shared/models/*.gguf build/fuzz/corpus/ 2>/dev/null || true
+	build/fuzz/fuzz_gguf -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=4096 \
+	  -artifact_prefix=build/fuzz/ build/fuzz/corpus tests/fuzz/regressions
+
+build/fuzz/fuzz_gguf: tests/fuzz/fuzz_gguf.c $(FUZZ_SRC) $(wildcard src/*.h)
+	@mkdir -p $(dir $@)
+	clang -std=c11 -D_DEFAULT_SOURCE -g -O1 -Iinclude -Isrc \
+	  -fsanitize=fuzzer,address,undefined -o $@ tests/fuzz/fuzz_gguf.c $(FUZZ_SRC) -lm
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include \
+	  $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 755 $(BUILD)/pdvm $(DESTDIR)$(PREFIX)/bin/pdvm
+	install -m 644 $(BUILD)/libpdvm.a $(BUILD)/libpdvm.so $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 include/pdvm.h $(DESTDIR)$(PREFIX)/include/pdvm.h
+	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: pdvm\nDescription: LLM inference on OpenGL ES 3.1 compute\nVersion: 0.1.0\nRequires.private: %s\nLibs: -L$${libdir} -lpdvm\nLibs.private: -lm -lpthread\nCflags: -I$${includedir}\n' \
+	  '$(PREFIX)' '$(PKGS)' > $(DESTDIR)$(PREFIX)/lib/pkgconfig/pdvm.pc
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

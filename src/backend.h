@@ -1,0 +1,30 @@
+/* The seam between a session (tokens, position, context checks) and the
+ * engine that computes logits. Two engines: the CPU reference (the oracle)
+ * and the GPU fused chain. */
+#ifndef PDVM_BACKEND_H
+#define PDVM_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pdvm.h"
+
+typedef struct pdvm_backend_ops {
+    const char *name; /* "cpu", "gpu" */
+    /* n_ctx is already resolved (never 0). */
+    pdvm_status (*create)(const pdvm_model *m, const pdvm_session_params *p, uint32_t n_ctx,
+                          void **state);
+    /* Evaluate tokens[0..n) at positions pos..pos+n-1 (the session has
+     * checked pos + n <= n_ctx and the ids), append them to the KV cache and
+     * write the last token's logits to logits[n_vocab]. */
+    pdvm_status (*eval)(void *state, const int32_t *tokens, size_t n, uint32_t pos,
+                        float *logits);
+    /* Fill dispatches, memory and device fields (tokens is the session's). */
+    void (*stats)(const void *state, pdvm_session_stats *out);
+    void (*destroy)(void *state);
+} pdvm_backend_ops;
+
+extern const pdvm_backend_ops pdvm_backend_cpu_ops; /* src/reference.c */
+extern const pdvm_backend_ops pdvm_backend_gpu_ops; /* src/gpu_forward.c */
+
+#endif

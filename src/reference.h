@@ -1,0 +1,45 @@
+/* The float32 reference forward pass for the llama architecture: plain C,
+ * the oracle every GPU kernel is tested against. Weights are decoded from
+ * their block format on the fly (pdvm_dot_row), never copied to f32.
+ * Numerics: RMSNorm (Zhang & Sennrich 2019), RoPE (Su et al. 2021),
+ * SwiGLU (Shazeer 2020), scaled dot-product attention (Vaswani et al. 2017)
+ * with grouped-query heads (Ainslie et al. 2023). */
+#ifndef PDVM_REFERENCE_H
+#define PDVM_REFERENCE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model.h"
+#include "pdvm.h"
+
+/* out[i] = x[i] / sqrt(mean(x^2) + eps) * w[i]; w NULL means 1. n elements.
+ * out may alias x. */
+void pdvm_ref_rmsnorm(float *out, const float *x, const float *w, uint32_t n, float eps);
+
+/* y[ne[1]] = W x, x has ne[0] elements. */
+void pdvm_ref_matvec(const pdvm_tensor *w, const float *x, float *y);
+
+/* Rotate the first n_rot dims of each of n_head vectors of head_dim floats
+ * (contiguous) in place for position pos: theta_i = pos * base^(-2i/n_rot).
+ * PDVM_ROPE_NORM rotates (v[2i], v[2i+1]); PDVM_ROPE_NEOX (v[i], v[i+n_rot/2]). */
+void pdvm_ref_rope(float *v, uint32_t n_head, uint32_t head_dim, uint32_t n_rot, uint32_t pos,
+                   float freq_base, pdvm_rope_type type);
+
+/* One query head over n_pos cached positions: out[head_dim] =
+ * softmax(q.k_t / sqrt(head_dim)) . v_t. k and v point at position 0 of this
+ * KV head; consecutive positions are kv_stride floats apart. */
+void pdvm_ref_attention_head(const float *q, const float *k, const float *v, uint32_t n_pos,
+                             uint32_t head_dim, size_t kv_stride, float *out);
+
+/* out[i] = silu(gate[i]) * up[i], silu(x) = x / (1 + exp(-x)). out may alias. */
+void pdvm_ref_swiglu(const float *gate, const float *up, float *out, uint32_t n);
+
+/* Whole forward pass with an f32 KV cache of n_ctx positions. */
+typedef struct pdvm_ref_state pdvm_ref_state;
+pdvm_status pdvm_ref_create(const pdvm_model *m, uint32_t n_ctx, pdvm_ref_state **out);
+/* One token at position pos (< n_ctx); logits[n_vocab]. */
+pdvm_status pdvm_ref_forward(pdvm_ref_state *s, int32_t token, uint32_t pos, float *logits);
+void pdvm_ref_free(pdvm_ref_state *s);
+
+#endif

@@ -1,0 +1,22 @@
+#!/bin/sh
+# Run cmocka test binaries one after another, then print one summary in
+# cmocka's format for the whole run. Exit non-zero if any binary failed.
+passed=0; failed=0; skipped=0; bad=""
+for t in "$@"; do
+    out=$("$t" 2>&1); rc=$?
+    printf '%s\n' "$out"
+    p=$(printf '%s\n' "$out" | sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' | tail -n 1)
+    f=$(printf '%s\n' "$out" | sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' | tail -n 1)
+    s=$(printf '%s\n' "$out" | sed -n 's/^\[  SKIPPED \] \([0-9]*\) test.*/\1/p' | tail -n 1)
+    passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0})); skipped=$((skipped + ${s:-0}))
+    if [ $rc -ne 0 ]; then
+        bad="$bad $(basename "$t")"
+        [ -z "$f" ] && failed=$((failed + 1))   # crashed before cmocka's summary
+    fi
+done
+total=$((passed + failed + skipped))
+echo "[==========] all: $total test(s) run from $# binaries."
+[ $skipped -gt 0 ] && echo "[  SKIPPED ] $skipped test(s)."
+[ -n "$bad" ] && echo "[  FAILED  ] $failed test(s), in:$bad"
+echo "[  PASSED  ] $passed test(s)."
+[ -z "$bad" ]
