@@ -1,0 +1,12 @@
+/* Placeholder until its issue lands: replaced by the real subcommand. */
+#include <stdio.h>
+
+#include "cli.h"
+
+int pdvm_cli_bench(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    fprintf(stderr, "pdvm bench: not available yet\n");
+    return PDVM_EXIT_FAIL;
+}
