@@ -1,0 +1,16 @@
+/* GPU fill of a synthetic tensor with random valid blocks (glsl/synth_fill.comp). */
+#ifndef PDVM_SYNTH_FILL_H
+#define PDVM_SYNTH_FILL_H
+
+#include <stdint.h>
+
+#include "gl_runtime.h"
+
+/* Fill [offset, offset + bytes) of b (offset aligned to ssbo_align) with
+ * random `type` blocks; the tail up to the next 4-byte boundary is written
+ * too. Supports F32, F16, Q8_0, Q4_0, Q4_K, Q6_K.
+ * Errors: PDVM_ERR_UNSUPPORTED for other types, PDVM_ERR_GPU. */
+pdvm_status pdvm_synth_fill(pdvm_gl *gl, const pdvm_gl_buffer *b, uint64_t offset,
+                            uint64_t bytes, uint32_t type, uint32_t seed);
+
+#endif
