@@ -38,17 +38,42 @@ typedef struct pdvm_gl pdvm_gl;
  * PDVM_ERR_INVALID_ARG for an unknown platform name. */
 pdvm_status pdvm_gl_open(const char *platform, pdvm_gl **out);
 void pdvm_gl_close(pdvm_gl *gl);
+/* Make gl's context current on the calling thread again, e.g. after another
+ * pdvm_gl was opened or closed on it. Several may be open at once: closing
+ * one leaves the others intact. Errors: PDVM_ERR_GPU naming the EGL error. */
+pdvm_status pdvm_gl_make_current(pdvm_gl *gl);
 
 const pdvm_gl_limits *pdvm_gl_get_limits(const pdvm_gl *gl);
 const char *pdvm_gl_platform_name(const pdvm_gl *gl);  /* "gbm", "device", "surfaceless" */
 const char *pdvm_gl_platform_report(const pdvm_gl *gl); /* why others were not chosen */
 const char *pdvm_gl_renderer(const pdvm_gl *gl);        /* GL_RENDERER */
 
+/* What `pdvm info` shows about the driver beyond the limits. */
+typedef struct pdvm_gl_info {
+    char device[128];           /* the platform's device: "/dev/dri/renderD128",
+                                 * "EGL device 0 (/dev/dri/card1)", "default display" */
+    char egl_vendor[64], egl_version[64];
+    char gl_version[128], gl_vendor[64], glsl_version[128];
+    int32_t n_binary_formats;   /* GL_NUM_PROGRAM_BINARY_FORMATS */
+    int32_t binary_formats[8];  /* the first of GL_PROGRAM_BINARY_FORMATS */
+    bool debug_output;          /* GL_KHR_debug messages are collected */
+    char timing[128];           /* how pdvm_gl_timer_* measures, and why */
+    char cache_dir[256];        /* program-binary cache; "" when off (no binary
+                                 * formats, PDVM_NO_SHADER_CACHE=1, no home) */
+} pdvm_gl_info;
+const pdvm_gl_info *pdvm_gl_get_info(const pdvm_gl *gl);
+
+/* Workgroup size for a 1-D kernel: the largest power of two <= want that
+ * the limits allow (invocations, size in x, and shared memory at
+ * shared_bytes_per_invocation each; 0 when it uses none). At least 1. */
+uint32_t pdvm_gl_wg_size(const pdvm_gl *gl, uint32_t want, uint32_t shared_bytes_per_invocation);
+
 /* ------------------------------------------------------------ programs */
 
 typedef struct pdvm_gl_program {
     GLuint id;
     char name[64];
+    bool from_cache; /* linked from the program-binary cache, not compiled */
 } pdvm_gl_program;
 
 /* Build glsl/<shader>.comp (embedded, includes resolved) with the preamble

@@ -1,0 +1,102 @@
+/* `pdvm info` as a user runs it: the chosen platform and limits in JSON,
+ * PDVM_LIMITS=minimum shown, a forced platform that cannot work failing
+ * with exit code 4 and its name, bad options with exit code 2. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <json.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "gl_util.h"
+
+static char out[1 << 16];
+
+static int pdvm(const char *env, const char *args)
+{
+    char bin[4096], cmd[8192];
+    test_sibling_path("../pdvm", bin, sizeof bin);
+    if (access(bin, X_OK) != 0) fail_msg("%s is not built", bin);
+    snprintf(cmd, sizeof cmd, "env -u PDVM_PLATFORM -u PDVM_LIMITS %s '%s' %s", env, bin, args);
+    return test_run_command(cmd, out, sizeof out);
+}
+
+static json_object *get(json_object *o, const char *path)
+{
+    char key[64];
+    for (const char *p = path; o && *p;) {
+        size_t n = strcspn(p, ".");
+        snprintf(key, sizeof key, "%.*s", (int)n, p);
+        json_object *next = NULL;
+        if (!json_object_object_get_ex(o, key, &next)) fail_msg("no '%s' in: %s", path, out);
+        o = next;
+        p += n + (p[n] == '.');
+    }
+    return o;
+}
+
+static void info_json_minimum_limits(void **state)
+{
+    (void)state;
+    assert_int_equal(pdvm("PDVM_LIMITS=minimum", "info --json"), 0);
+    json_object *root = json_tokener_parse(out);
+    if (!root) fail_msg("not JSON: %s", out);
+    assert_true(json_object_get_boolean(get(root, "limits.minimum")));
+    assert_int_equal(json_object_get_int(get(root, "limits.max_invocations")), 128);
+    assert_int_equal(json_object_get_int(get(root, "limits.max_ssbo_bindings")), 4);
+    assert_int_equal(json_object_get_int(get(root, "limits.max_shared_bytes")), 16384);
+    assert_int_equal(json_object_get_int64(get(root, "limits.max_ssbo_bytes")), 1 << 27);
+    assert_false(json_object_get_boolean(get(root, "subgroup.used")));
+    const char *platform = json_object_get_string(get(root, "platform"));
+    assert_true(!strcmp(platform, "gbm") || !strcmp(platform, "device") ||
+                !strcmp(platform, "surfaceless"));
+    assert_true(strlen(json_object_get_string(get(root, "driver.renderer"))) > 0);
+    assert_true(json_object_get_double(get(root, "measured.bandwidth_gbps")) > 0);
+    assert_true(json_object_get_double(get(root, "measured.latency_us")) > 0);
+    json_object_put(root);
+}
+
+static void info_text_names_platform_and_limits(void **state)
+{
+    (void)state;
+    assert_int_equal(pdvm("", "info --platform surfaceless"), 0);
+    assert_non_null(strstr(out, "platform        surfaceless"));
+    assert_non_null(strstr(out, "as the driver reports"));
+    assert_non_null(strstr(out, "SSBO offset alignment"));
+    assert_non_null(strstr(out, "GB/s SSBO read"));
+    assert_non_null(strstr(out, "us per dependent dispatch"));
+}
+
+static void forced_gbm_without_dri_exits_4(void **state)
+{
+    (void)state;
+    if (access("/dev/dri", F_OK) == 0) skip();
+    assert_int_equal(pdvm("", "info --platform gbm"), 4);
+    assert_non_null(strstr(out, "gbm: "));
+    assert_int_equal(pdvm("PDVM_PLATFORM=gbm", "info"), 4);
+}
+
+static void bad_options_exit_2(void **state)
+{
+    (void)state;
+    assert_int_equal(pdvm("", "info --platform vulkan"), 2);
+    assert_non_null(strstr(out, "vulkan"));
+    assert_int_equal(pdvm("", "info --frobnicate"), 2);
+    assert_int_equal(pdvm("", "info --platform"), 2);
+    assert_int_equal(pdvm("PDVM_LIMITS=huge", "info"), 2);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(info_json_minimum_limits),
+        cmocka_unit_test(info_text_names_platform_and_limits),
+        cmocka_unit_test(forced_gbm_without_dri_exits_4),
+        cmocka_unit_test(bad_options_exit_2),
+    };
+    return cmocka_run_group_tests_name("gl_cli_info", tests, NULL, NULL);
+}
