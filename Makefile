@@ -46,7 +46,7 @@ SHADERS  := $(wildcard glsl/*.comp) $(wildcard glsl/*.glsl)
 
 # tests/test_*.c are one binary each; other tests/*.c are shared helpers.
 # test_gl_* and test_gpu_* need an OpenGL ES context (llvmpipe is enough).
-TEST_SRC   := $(wildcard tests/test_*.c)
+TEST_SRC   := $(filter-out tests/test_util.c,$(wildcard tests/test_*.c))
 TEST_UTIL  := $(filter-out $(TEST_SRC),$(wildcard tests/*.c))
 TEST_BIN   := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 TEST_UOBJ  := $(TEST_UTIL:%.c=$(BUILD)/obj/%.o)
