@@ -108,11 +108,12 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TEST_UOBJ) $(BUILD)/libpdvm.a
 test: deps
 	@$(MAKE) --no-print-directory test-run
 
+# Tests that run the CLI find it through PDVM_BIN.
 test-run: all $(TEST_BIN)
-	@tests/run_tests.sh $(TEST_BIN)
+	@PDVM_BIN=$(BUILD)/pdvm tests/run_tests.sh $(TEST_BIN)
 
-test-cpu: check-pkgs $(CPU_TESTS)
-	@tests/run_tests.sh $(CPU_TESTS)
+test-cpu: check-pkgs $(BUILD)/pdvm $(CPU_TESTS)
+	@PDVM_BIN=$(BUILD)/pdvm tests/run_tests.sh $(CPU_TESTS)
 
 demo: deps
 	@$(MAKE) --no-print-directory demo-run
@@ -127,7 +128,8 @@ bench-run: all
 	$(BUILD)/pdvm bench --suite --out $(BUILD)/bench.jsonl
 
 # libFuzzer: the CPU-side parsers only, no GL.
-FUZZ_SRC := src/error.c src/gguf.c src/quant.c src/model.c src/tokenizer.c
+FUZZ_SRC := src/error.c $(wildcard src/gguf*.c) src/quant.c src/quant_blocks.c src/half.c \
+            src/model.c src/model_hparams.c src/tokenizer.c
 FUZZ_SECONDS ?= 60
 fuzz: build/fuzz/fuzz_gguf
 	@mkdir -p build/fuzz/corpus
@@ -138,7 +140,7 @@ fuzz: build/fuzz/fuzz_gguf
 build/fuzz/fuzz_gguf: tests/fuzz/fuzz_gguf.c $(FUZZ_SRC) $(wildcard src/*.h)
 	@mkdir -p $(dir $@)
 	clang -std=c11 -D_DEFAULT_SOURCE -g -O1 -Iinclude -Isrc \
-	  -fsanitize=fuzzer,address,undefined -o $@ tests/fuzz/fuzz_gguf.c $(FUZZ_SRC) -lm
+	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -o $@ tests/fuzz/fuzz_gguf.c $(FUZZ_SRC) -lm
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include \

@@ -97,4 +97,32 @@ const gguf_tensor *pdvm_gguf_find_tensor(const pdvm_gguf *g, const char *name);
 /* Compare a gguf_str with a C string. */
 bool gguf_str_eq(gguf_str s, const char *c);
 
+/* --- additions by the GGUF engineer (additive) --- */
+
+/* Short name of a metadata value type as gguf-dump prints it: "u8", "i32",
+ * "f32", "bool", "str", "arr", ...; "?" for anything else. */
+const char *pdvm_gguf_type_name(gguf_type t);
+
+/* A metadata value by index, so keys that are not C strings (embedded NUL)
+ * are reachable too. Integers land in u (unsigned types) or i (signed),
+ * f32/f64 in f, bool in b, strings in s; arrays set elem_type and n only. */
+typedef struct gguf_value {
+    gguf_type type;
+    union {
+        uint64_t u;
+        int64_t i;
+        double f;
+        bool b;
+        gguf_str s;
+    } v;
+    gguf_type elem_type; /* arrays */
+    uint64_t n;          /* arrays: element count */
+} gguf_value;
+
+/* Value of kv i; false when i is out of range. */
+bool pdvm_gguf_kv_value(const pdvm_gguf *g, uint64_t i, gguf_value *out);
+/* Element j of array kv i whose elements are scalars or strings; false when
+ * out of range or the elements are arrays themselves. */
+bool pdvm_gguf_kv_item(const pdvm_gguf *g, uint64_t i, uint64_t j, gguf_value *out);
+
 #endif

@@ -53,4 +53,9 @@ struct pdvm_model {
 pdvm_status pdvm_model_bind(pdvm_gguf *g, pdvm_model *out);
 void pdvm_model_unbind(pdvm_model *m);
 
+/* Addition (GGUF engineer): pdvm_model_open over an already opened GGUF
+ * (bind + tokenizer), for callers that open from memory (tests, fuzzing).
+ * Takes ownership of g on success only; free with pdvm_model_close. */
+pdvm_status pdvm_model_open_gguf(pdvm_gguf *g, pdvm_model **out);
+
 #endif

@@ -1,0 +1,53 @@
+/* Internal layout of a parsed GGUF file, shared by gguf.c (parse and
+ * validate), gguf_get.c (typed accessors) and gguf_kv_text.c (rendering).
+ * Not part of any contract: only those files include it. */
+#ifndef PDVM_GGUF_IMPL_H
+#define PDVM_GGUF_IMPL_H
+
+#include "gguf.h"
+
+/* Nested arrays deeper than this are rejected: the spec allows nesting but
+ * bounds nothing, and the renderers recurse. */
+#define GGUF_MAX_DEPTH 8
+
+typedef struct gguf_kv {
+    gguf_str key;
+    gguf_type type;
+    uint64_t offset;       /* file offset of the key, for messages */
+    const uint8_t *val;    /* scalar/string: the value; array: first element */
+    uint64_t val_size;     /* bytes from val to the end of the value */
+    gguf_type elem_type;   /* arrays only */
+    uint64_t n;            /* arrays only: element count */
+    uint64_t *str_off;     /* string arrays: offset of element i from val */
+} gguf_kv;
+
+struct pdvm_gguf {
+    const uint8_t *base;
+    uint64_t size;
+    bool mapped;           /* munmap on close */
+    uint32_t version;
+    uint32_t alignment;
+    uint64_t data_offset;
+    uint64_t n_kv;
+    gguf_kv *kv;
+    size_t *kv_by_key;     /* kv indices sorted by key, for lookup */
+    uint64_t n_tensors;
+    gguf_tensor *tensors;
+    size_t *t_by_name;     /* tensor indices sorted by name */
+};
+
+/* Byte size of one scalar of type t; 0 for strings, arrays and unknowns. */
+uint64_t gguf_scalar_size(gguf_type t);
+
+/* memcmp-then-length order, the order of kv_by_key and t_by_name. */
+int gguf_str_cmp(gguf_str a, gguf_str b);
+
+/* Little-endian loads from possibly unaligned map bytes. */
+uint16_t gguf_rd16(const uint8_t *p);
+uint32_t gguf_rd32(const uint8_t *p);
+uint64_t gguf_rd64(const uint8_t *p);
+
+/* Index of key in g->kv, or -1. */
+int64_t gguf_find_kv(const pdvm_gguf *g, gguf_str key);
+
+#endif

@@ -1,0 +1,54 @@
+/* The public model entry points: open the GGUF, bind the architecture,
+ * load the tokenizer; one owner (pdvm_model) for all three. */
+#include <stdlib.h>
+
+#include "error.h"
+#include "model.h"
+#include "tokenizer.h"
+
+pdvm_status pdvm_model_open_gguf(pdvm_gguf *g, pdvm_model **out)
+{
+    if (!g || !out) return pdvm_fail(PDVM_ERR_INVALID_ARG, "pdvm_model_open_gguf: NULL argument");
+    *out = NULL;
+    pdvm_model *m = calloc(1, sizeof *m);
+    if (!m) return pdvm_fail(PDVM_ERR_NOMEM, "model");
+    pdvm_status st = pdvm_model_bind(g, m);
+    if (st == PDVM_OK) st = pdvm_tokenizer_load(g, &m->tok);
+    if (st == PDVM_OK && pdvm_tokenizer_n_vocab(m->tok) != m->hp.n_vocab)
+        st = pdvm_fail(PDVM_ERR_FORMAT, "tokenizer has %u tokens but the model binds %u",
+                       pdvm_tokenizer_n_vocab(m->tok), m->hp.n_vocab);
+    if (st != PDVM_OK) {
+        /* g stays the caller's on failure. */
+        m->gguf = NULL;
+        if (m->tok) pdvm_tokenizer_free(m->tok);
+        pdvm_model_unbind(m);
+        free(m);
+        return st;
+    }
+    *out = m;
+    return PDVM_OK;
+}
+
+pdvm_status pdvm_model_open(const char *path, pdvm_model **out)
+{
+    if (!path || !out) return pdvm_fail(PDVM_ERR_INVALID_ARG, "pdvm_model_open: NULL argument");
+    *out = NULL;
+    pdvm_gguf *g = NULL;
+    PDVM_TRY(pdvm_gguf_open(path, &g));
+    pdvm_status st = pdvm_model_open_gguf(g, out);
+    if (st != PDVM_OK) {
+        pdvm_gguf_close(g);
+        return pdvm_fail_prefix(st, "%s", path);
+    }
+    return PDVM_OK;
+}
+
+void pdvm_model_close(pdvm_model *model)
+{
+    if (!model) return;
+    if (model->tok) pdvm_tokenizer_free(model->tok);
+    pdvm_model_unbind(model);
+    free(model);
+}
+
+const pdvm_hparams *pdvm_model_hparams(const pdvm_model *model) { return &model->hp; }
