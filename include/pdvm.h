@@ -94,7 +94,8 @@ pdvm_status pdvm_tokenize(const pdvm_model *model, const char *text, bool add_bo
 
 /* Streaming detokenizer: turns ids into UTF-8 without ever emitting a broken
  * multi-byte sequence (bytes of an incomplete character are held back until
- * it completes). Strips the dummy-prefix space of the first piece after BOS. */
+ * it completes). Strips the dummy-prefix space of the text's first piece
+ * only (control tokens such as BOS print nothing), as llama.cpp does. */
 typedef struct pdvm_detok pdvm_detok;
 pdvm_status pdvm_detok_create(const pdvm_model *model, pdvm_detok **out);
 /* Append the text of one token to buf (NUL-terminated, at most cap bytes
@@ -167,9 +168,13 @@ void pdvm_session_get_stats(const pdvm_session *s, pdvm_session_stats *out);
 
 /* Sampling parameters and order follow llama.cpp's default chain:
  * repetition penalty (over the last repeat_last_n tokens, CTRL-style:
- * positive logits divided, negative multiplied) -> top-k -> top-p -> min-p
- * -> temperature -> draw from the softmax. temp <= 0 means greedy (argmax of
- * the raw logits, lowest id on ties). */
+ * positive logits divided, negative multiplied, once per distinct token)
+ * -> top-k -> top-p -> min-p -> temperature -> draw from the softmax.
+ * top-p and min-p judge probabilities at temperature 1 (as llama.cpp);
+ * temperature only shapes the final draw. temp <= 0 means greedy: argmax
+ * (lowest id on ties) after the repetition penalty, i.e. of the raw logits
+ * with the default penalty 1.0. The RNG is xoshiro256** seeded by
+ * splitmix64(seed): the same seed gives the same text on every machine. */
 typedef struct pdvm_sampler_params {
     float temp;            /* default 0.8 */
     int32_t top_k;         /* default 40; <= 0 disables */

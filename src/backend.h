@@ -24,7 +24,7 @@ typedef struct pdvm_backend_ops {
     void (*destroy)(void *state);
 } pdvm_backend_ops;
 
-extern const pdvm_backend_ops pdvm_backend_cpu_ops; /* src/reference.c */
+extern const pdvm_backend_ops pdvm_backend_cpu_ops; /* src/backend_cpu.c */
 extern const pdvm_backend_ops pdvm_backend_gpu_ops; /* src/gpu_forward.c */
 
 #endif

@@ -38,8 +38,14 @@ void pdvm_ref_swiglu(const float *gate, const float *up, float *out, uint32_t n)
 /* Whole forward pass with an f32 KV cache of n_ctx positions. */
 typedef struct pdvm_ref_state pdvm_ref_state;
 pdvm_status pdvm_ref_create(const pdvm_model *m, uint32_t n_ctx, pdvm_ref_state **out);
-/* One token at position pos (< n_ctx); logits[n_vocab]. */
+/* One token at position pos (< n_ctx); logits[n_vocab]. logits may be NULL
+ * to skip the output projection (prompt tokens before the last). Errors:
+ * PDVM_ERR_INVALID_ARG (token id), PDVM_ERR_CONTEXT_FULL (pos >= n_ctx). */
 pdvm_status pdvm_ref_forward(pdvm_ref_state *s, int32_t token, uint32_t pos, float *logits);
 void pdvm_ref_free(pdvm_ref_state *s);
+
+/* KV cache length, and the bytes the f32 K and V caches take. */
+uint32_t pdvm_ref_n_ctx(const pdvm_ref_state *s);
+size_t pdvm_ref_kv_bytes(const pdvm_ref_state *s);
 
 #endif

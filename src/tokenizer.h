@@ -6,6 +6,7 @@
 #ifndef PDVM_TOKENIZER_H
 #define PDVM_TOKENIZER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,5 +23,36 @@ pdvm_status pdvm_tokenizer_load(const pdvm_gguf *g, pdvm_tokenizer **out);
 void pdvm_tokenizer_free(pdvm_tokenizer *t);
 
 uint32_t pdvm_tokenizer_n_vocab(const pdvm_tokenizer *t);
+
+/* ---- additions (cpu engineer, issue 4) ---- */
+
+/* tokenizer.ggml.token_type values, as llama.cpp writes them. */
+enum pdvm_token_type {
+    PDVM_TOKEN_UNDEFINED = 0,
+    PDVM_TOKEN_NORMAL = 1,
+    PDVM_TOKEN_UNKNOWN = 2,
+    PDVM_TOKEN_CONTROL = 3,
+    PDVM_TOKEN_USER_DEFINED = 4,
+    PDVM_TOKEN_UNUSED = 5,
+    PDVM_TOKEN_BYTE = 6,
+};
+
+/* Special ids (-1: none) and flags from tokenizer.ggml.*. */
+int32_t pdvm_tokenizer_bos(const pdvm_tokenizer *t);
+int32_t pdvm_tokenizer_eos(const pdvm_tokenizer *t);
+int32_t pdvm_tokenizer_unk(const pdvm_tokenizer *t);
+bool pdvm_tokenizer_add_bos(const pdvm_tokenizer *t);      /* add_bos_token, default true */
+bool pdvm_tokenizer_add_space_prefix(const pdvm_tokenizer *t); /* default true */
+
+/* The vocabulary piece of id as stored (with U+2581, "<0x0A>", ...); *len
+ * receives its byte length. NULL for an id outside the vocabulary. */
+const char *pdvm_tokenizer_piece(const pdvm_tokenizer *t, int32_t id, size_t *len);
+int pdvm_tokenizer_type(const pdvm_tokenizer *t, int32_t id);
+/* Id of a piece (exact bytes), -1 when absent. */
+int32_t pdvm_tokenizer_find(const pdvm_tokenizer *t, const char *piece, size_t len);
+
+/* Encode text of len bytes; same output rules as pdvm_tokenize. */
+pdvm_status pdvm_tokenizer_encode(const pdvm_tokenizer *t, const char *text, size_t len,
+                                  bool add_bos, int32_t *out, size_t cap, size_t *n_out);
 
 #endif

@@ -1,0 +1,212 @@
+/* The `pdvm` tool as a user runs it: fork/exec of $PDVM_BIN (default
+ * build/pdvm), checking exit codes (2 usage, 3 model), that errors are one
+ * line on stderr, that stdout carries only the text and stderr ends with
+ * the stats line. */
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "test_util.h"
+
+typedef struct cli_result {
+    int code;
+    char *out, *err;
+} cli_result;
+
+static const char *pdvm_bin(void)
+{
+    const char *b = getenv("PDVM_BIN");
+    b = (b && *b) ? b : "build/pdvm";
+    if (access(b, X_OK) != 0) fail_msg("%s is not an executable: build it or set PDVM_BIN", b);
+    return b;
+}
+
+static char *slurp_fd(int fd)
+{
+    size_t n = 0, cap = 4096;
+    char *buf = malloc(cap);
+    assert_non_null(buf);
+    lseek(fd, 0, SEEK_SET);
+    for (ssize_t r; (r = read(fd, buf + n, cap - n - 1)) > 0;) {
+        n += (size_t)r;
+        if (cap - n < 2) buf = realloc(buf, cap *= 2);
+        assert_non_null(buf);
+    }
+    buf[n] = '\0';
+    close(fd);
+    return buf;
+}
+
+static int temp_fd(void)
+{
+    char name[] = "/tmp/pdvm-cli-XXXXXX";
+    int fd = mkstemp(name);
+    assert_true(fd >= 0);
+    unlink(name);
+    return fd;
+}
+
+/* Run pdvm with args (NULL-terminated), capture both streams. */
+static cli_result run_pdvm(const char *const *args)
+{
+    const char *bin = pdvm_bin();
+    char *argv[32];
+    size_t n = 0;
+    argv[n++] = (char *)bin;
+    for (; args[n - 1] && n < 31; n++) argv[n] = (char *)args[n - 1];
+    argv[n] = NULL;
+    int out = temp_fd(), err = temp_fd();
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(out, 1);
+        dup2(err, 2);
+        execv(bin, argv);
+        _exit(127);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    if (!WIFEXITED(status)) fail_msg("pdvm died with status %d", status);
+    cli_result r = {WEXITSTATUS(status), slurp_fd(out), slurp_fd(err)};
+    return r;
+}
+
+static void free_result(cli_result *r)
+{
+    free(r->out);
+    free(r->err);
+}
+
+static size_t count_lines(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++) n += *s == '\n';
+    return n;
+}
+
+/* Exit code `code`, nothing on stdout, exactly one line on stderr. */
+static void expect_one_line_error(const char *const *args, int code, const char *needle)
+{
+    cli_result r = run_pdvm(args);
+    if (r.code != code) fail_msg("%s %s: exit %d (want %d), stderr: %s", args[0], args[1],
+                                 r.code, code, r.err);
+    assert_string_equal(r.out, "");
+    if (count_lines(r.err) != 1 || r.err[strlen(r.err) - 1] != '\n')
+        fail_msg("want one line on stderr, got: '%s'", r.err);
+    if (needle && !strstr(r.err, needle)) fail_msg("stderr lacks '%s': %s", needle, r.err);
+    free_result(&r);
+}
+
+static void model_path(char *out)
+{
+    test_model_path("stories260K.gguf", out, TEST_PATH_MAX);
+}
+
+static void test_bad_flags_exit_2(void **state)
+{
+    (void)state;
+    expect_one_line_error((const char *const[]){"run", "--bogus", NULL}, 2, "--bogus");
+    expect_one_line_error((const char *const[]){"run", "-p", "hi", NULL}, 2, "-m");
+    expect_one_line_error((const char *const[]){"run", "-m", "x", "-p", "y", "-n", "abc", NULL},
+                          2, "--n-predict");
+    expect_one_line_error((const char *const[]){"run", "-m", "x", "-p", "y", "--top-p", "2",
+                                                NULL}, 2, "--top-p");
+    expect_one_line_error((const char *const[]){"run", "-m", "x", "-p", "y", "--backend", "tpu",
+                                                NULL}, 2, "tpu");
+    expect_one_line_error((const char *const[]){"run", "-m", NULL}, 2, "value");
+    expect_one_line_error((const char *const[]){"tokenize", "--nope", NULL}, 2, "--nope");
+}
+
+static void test_missing_model_exit_3(void **state)
+{
+    (void)state;
+    expect_one_line_error((const char *const[]){"run", "-m", "/nonexistent/model.gguf", "-p",
+                                                "hi", "--backend", "cpu", NULL},
+                          3, "/nonexistent/model.gguf");
+    expect_one_line_error((const char *const[]){"tokenize", "-m", "/nonexistent/model.gguf",
+                                                "-p", "hi", NULL}, 3, NULL);
+}
+
+static void test_invalid_model_exit_3(void **state)
+{
+    (void)state;
+    char name[] = "/tmp/pdvm-cli-bad-XXXXXX";
+    int fd = mkstemp(name);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "GGUF\x03\0\0\0garbage", 15), 15);
+    close(fd);
+    expect_one_line_error((const char *const[]){"run", "-m", name, "-p", "hi", "--backend",
+                                                "cpu", NULL}, 3, NULL);
+    unlink(name);
+}
+
+static void test_prompt_over_context_exit_2(void **state)
+{
+    (void)state;
+    char path[TEST_PATH_MAX];
+    model_path(path);
+    expect_one_line_error((const char *const[]){"run", "-m", path, "-p",
+                                                "Once upon a time there was a dog", "-c", "4",
+                                                "--backend", "cpu", NULL}, 2, "context");
+}
+
+static void test_run_streams_prompt_then_text(void **state)
+{
+    (void)state;
+    char path[TEST_PATH_MAX];
+    model_path(path);
+    cli_result r = run_pdvm((const char *const[]){"run", "-m", path, "-p", "Once upon a time",
+                                                  "-n", "8", "--temp", "0", "--backend", "cpu",
+                                                  NULL});
+    if (r.code != 0) fail_msg("exit %d: %s", r.code, r.err);
+    const char *want = "Once upon a time, there was a little girl";
+    if (strncmp(r.out, want, strlen(want)) != 0) fail_msg("stdout: '%s'", r.out);
+    assert_int_equal(count_lines(r.out), 1);
+    assert_int_equal(r.out[strlen(r.out) - 1], '\n');
+    const char *last = r.err + strlen(r.err) - 1;
+    while (last > r.err && last[-1] != '\n') last--;
+    assert_true(strncmp(last, "stats: prefill_tokens=5 prefill_tps=", 36) == 0);
+    assert_non_null(strstr(last, " decode_tokens=7 "));
+    assert_non_null(strstr(last, " dispatches_per_token=0.0\n"));
+    free_result(&r);
+}
+
+static void test_tokenize_prints_ids(void **state)
+{
+    (void)state;
+    char path[TEST_PATH_MAX];
+    model_path(path);
+    cli_result r = run_pdvm((const char *const[]){"tokenize", "-m", path, "-p",
+                                                  "Once upon a time", NULL});
+    assert_int_equal(r.code, 0);
+    assert_string_equal(r.out, "1 403 407 261 378\n");
+    free_result(&r);
+    r = run_pdvm((const char *const[]){"tokenize", "-m", path, "-p", "Once", "--pieces",
+                                       "--no-bos", NULL});
+    assert_int_equal(r.code, 0);
+    assert_string_equal(r.out, "403 '\xE2\x96\x81Once'\n");
+    free_result(&r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bad_flags_exit_2),
+        cmocka_unit_test(test_missing_model_exit_3),
+        cmocka_unit_test(test_invalid_model_exit_3),
+        cmocka_unit_test(test_prompt_over_context_exit_2),
+        cmocka_unit_test(test_run_streams_prompt_then_text),
+        cmocka_unit_test(test_tokenize_prints_ids),
+    };
+    return cmocka_run_group_tests_name("cli", tests, NULL, NULL);
+}
