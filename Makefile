@@ -53,6 +53,10 @@ TEST_UOBJ  := $(TEST_UTIL:%.c=$(BUILD)/obj/%.o)
 GPU_TESTS  := $(filter $(BUILD)/tests/test_gl_% $(BUILD)/tests/test_gpu_%,$(TEST_BIN))
 CPU_TESTS  := $(filter-out $(GPU_TESTS),$(TEST_BIN))
 
+# Objects of test binaries are intermediate in the pattern chain; keep them
+# (faster rebuilds, and no `rm` lines after the test summary).
+.SECONDARY:
+
 .PHONY: all deps check-pkgs test test-run test-cpu demo demo-run bench bench-run fuzz \
         install clean
 all: check-pkgs $(BUILD)/pdvm $(BUILD)/libpdvm.a $(BUILD)/libpdvm.so
