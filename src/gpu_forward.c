@@ -1,12 +1,143 @@
-/* Placeholder until the GPU forward pass lands (issue 5). */
+/* The GPU backend (backend.h): a session's context, plans, buffers and
+ * the chain that evaluates tokens. Prompt tokens go through the decode
+ * chain one by one; only the last one's logits are computed and read. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "backend.h"
 #include "error.h"
+#include "gpu_state.h"
+
+static double mib(uint64_t bytes) { return (double)bytes / (1024.0 * 1024.0); }
+
+static uint64_t scratch_bytes(const gpu_state *s)
+{
+    return (uint64_t)s->ap.n_floats * 4 + (s->sbufs ? s->sp.buf_bytes * s->sp.n_bufs : 0);
+}
+
+static pdvm_status plan(gpu_state *s)
+{
+    const pdvm_gl_limits *lim = pdvm_gl_get_limits(s->gl);
+    const pdvm_hparams *hp = &s->m->hp;
+    s->block = gpu_block_limit(lim->max_ssbo_bytes);
+    uint64_t align = lim->ssbo_align > 16 ? (uint64_t)lim->ssbo_align : 16;
+    PDVM_TRY(gpu_plan_weights(s->m, s->block, align, &s->wp));
+    PDVM_TRY(gpu_plan_kv(hp, s->n_ctx, s->block, align, &s->kvp));
+    uint32_t spl = s->kvp.slabs_per_layer;
+    uint32_t slots = gpu_max_slots_fit(&s->k, hp, GPU_ATTN_MAX_CHUNKS + spl);
+    if (slots <= spl)
+        return pdvm_fail(PDVM_ERR_UNSUPPORTED, "GPU backend: %d bytes of shared memory cannot "
+                                               "hold the attention combine of %u heads over %u "
+                                               "KV slabs", lim->max_shared_bytes, hp->n_head, spl);
+    s->max_chunks = slots - spl;
+    return gpu_plan_act(hp, slots, s->block, &s->ap);
+}
+
+static void report(const gpu_state *s)
+{
+    fprintf(stderr, "pdvm: GPU %s (%s): weights %.2f MiB in %u buffer(s), KV cache %.2f MiB "
+                    "(n_ctx %u, %u slab(s) per layer), scratch %.2f MiB\n",
+            pdvm_gl_renderer(s->gl), pdvm_gl_platform_name(s->gl), mib(s->wp.total_bytes),
+            s->wp.n_bufs, mib(s->kvp.total_bytes), s->n_ctx, s->kvp.slabs_per_layer,
+            mib(scratch_bytes(s)));
+}
+
+pdvm_status gpu_state_create(pdvm_gl *gl, const pdvm_model *m, const pdvm_session_params *p,
+                             uint32_t n_ctx, gpu_state **out)
+{
+    *out = NULL;
+    gpu_state *s = calloc(1, sizeof *s);
+    if (s) s->cs = calloc(m->hp.n_rot + 2, sizeof *s->cs);
+    if (!s || !s->cs) {
+        free(s);
+        return pdvm_fail(PDVM_ERR_NOMEM, "GPU backend: session state");
+    }
+    s->m = m;
+    s->n_ctx = n_ctx;
+    s->unfused = p && p->unfused;
+    s->verbose = p && p->verbose;
+    s->gl = gl;
+    pdvm_status st = PDVM_OK;
+    if (!gl) {
+        st = pdvm_gl_open(p ? p->platform : NULL, &s->gl);
+        s->own_gl = st == PDVM_OK;
+    }
+    if (st == PDVM_OK) st = gpu_kernels_init(&s->k, s->gl);
+    if (st == PDVM_OK) st = plan(s);
+    if (st == PDVM_OK) st = gpu_upload_weights(s);
+    if (st == PDVM_OK) st = gpu_alloc_kv_act(s);
+    if (st == PDVM_OK && s->unfused) st = gpu_alloc_scores(s);
+    if (st != PDVM_OK) {
+        gpu_state_free(s);
+        return st;
+    }
+    if (s->verbose) report(s);
+    *out = s;
+    return PDVM_OK;
+}
+
+void gpu_state_free(gpu_state *s)
+{
+    if (!s) return;
+    if (s->gl) {
+        gpu_release_buffers(s);
+        gpu_kernels_free(&s->k);
+    }
+    gpu_plan_weights_free(&s->wp);
+    gpu_plan_kv_free(&s->kvp);
+    if (s->own_gl) pdvm_gl_close(s->gl);
+    free(s->cs);
+    free(s);
+}
+
+pdvm_status gpu_state_eval(gpu_state *s, const int32_t *tokens, size_t n, uint32_t pos,
+                           float *logits)
+{
+    uint64_t before = pdvm_gl_dispatch_count(s->gl);
+    pdvm_status st = PDVM_OK;
+    for (size_t i = 0; i < n && st == PDVM_OK; i++) {
+        bool last = i + 1 == n;
+        uint32_t p = pos + (uint32_t)i;
+        st = s->unfused ? gpu_chain_unfused(s, tokens[i], p, last)
+                        : gpu_chain_fused(s, tokens[i], p, last);
+    }
+    s->eval_dispatches += pdvm_gl_dispatch_count(s->gl) - before;
+    PDVM_TRY(st);
+    if (!logits) return PDVM_OK;
+    return pdvm_gl_buffer_read(s->gl, &s->act, (uint64_t)s->ap.logits * 4,
+                               (uint64_t)s->m->output.ne[1] * 4, logits);
+}
+
+/* ------------------------------------------------------------ backend ops */
 
 static pdvm_status gpu_create(const pdvm_model *m, const pdvm_session_params *p, uint32_t n_ctx,
                               void **state)
 {
-    (void)m; (void)p; (void)n_ctx; (void)state;
-    return pdvm_fail(PDVM_ERR_UNSUPPORTED, "the GPU backend is not available yet; use --backend cpu");
+    gpu_state *s;
+    PDVM_TRY(gpu_state_create(NULL, m, p, n_ctx, &s));
+    *state = s;
+    return PDVM_OK;
 }
 
-const pdvm_backend_ops pdvm_backend_gpu_ops = {"gpu", gpu_create, NULL, NULL, NULL};
+static pdvm_status gpu_eval(void *state, const int32_t *tokens, size_t n, uint32_t pos,
+                            float *logits)
+{
+    return gpu_state_eval(state, tokens, n, pos, logits);
+}
+
+static void gpu_stats(const void *state, pdvm_session_stats *out)
+{
+    const gpu_state *s = state;
+    out->dispatches = s->eval_dispatches;
+    out->weight_mib = mib(s->wp.total_bytes);
+    out->kv_mib = mib(s->kvp.total_bytes);
+    out->scratch_mib = mib(scratch_bytes(s));
+    snprintf(out->device, sizeof out->device, "%s", pdvm_gl_renderer(s->gl));
+    snprintf(out->platform, sizeof out->platform, "%s", pdvm_gl_platform_name(s->gl));
+}
+
+static void gpu_destroy(void *state) { gpu_state_free(state); }
+
+const pdvm_backend_ops pdvm_backend_gpu_ops = {"gpu", gpu_create, gpu_eval, gpu_stats,
+                                               gpu_destroy};

@@ -1,0 +1,83 @@
+// Matrix-vector product y = W x over the weight rows of one arena part,
+// with the input and output ends fused by define:
+//   IN_MODE 0: x = act[u_x ..]                         (plain)
+//           1: x = RMSNorm(act[u_x ..]) * norm weights  (D4, final norm)
+//           2: x = combined attention partials at u_x   (D3)
+//   OUT_MODE 0: act[u_y + u_row0 + r]  = y             (projections, logits)
+//            1: act[u_y + u_row0 + r] += y             (residual add: D3, D5)
+//            2: act[u_y + u_row0 + r]  = silu(y_a) * y_b, W_a = gate, W_b = up (D4)
+// A workgroup computes RPW rows (rows.glsl): groups of lanes per row,
+// several rows per group, the input prepared once per workgroup (xin.glsl).
+// Defines: WG_SIZE, N_IN, ROWS_G, TPR_SHARED, X_SHARED, IN_MODE, OUT_MODE,
+// DOT_A, RB_A (and DOT_B, RB_B for OUT_MODE 2), EPS (IN_MODE 1), N_HEAD,
+// HEAD_DIM, MAX_SLOTS (IN_MODE 2). Grid: ceil(u_nrows / RPW) workgroups,
+// folded into y when x would pass the driver's group-count limit.
+layout(local_size_x = WG_SIZE) in;
+
+layout(std430, binding = 0) restrict buffer Act { float act[]; };
+layout(std430, binding = 0) readonly restrict buffer Act4 { vec4 act4[]; };
+#define HAVE_ACT4
+layout(std430, binding = 1) readonly restrict buffer Weights { uint wb[]; };
+
+uniform uint u_x;      // act: input (IN_MODE 2: the partials)
+uniform uint u_y;      // act: output
+uniform uint u_norm;   // wb word of the norm weights (IN_MODE 1)
+uniform uint u_a;      // wb byte of this part's first row of W (W_a)
+uniform uint u_b;      // ... of W_b (OUT_MODE 2)
+uniform uint u_nrows;  // rows in this part
+uniform uint u_row0;   // output index of the part's first row
+uniform uint u_nslots; // attention partial slots in use (IN_MODE 2)
+
+#include "rows.glsl"
+#include "wg.glsl"
+#include "xin.glsl"
+#include "dot.glsl"
+
+void main()
+{
+    uint r0 = (gl_WorkGroupID.x + gl_WorkGroupID.y * gl_NumWorkGroups.x) * uint(RPW);
+    if (r0 >= u_nrows) return; // whole workgroup: no barrier is skipped by some only
+    x_prepare();
+
+    uint first = r0 + ROW_GROUP * uint(ROWS_G);
+    float acc[ROWS_G];
+#if OUT_MODE == 2
+    float accb[ROWS_G];
+#endif
+    for (uint j = 0u; j < uint(ROWS_G); j++) {
+        acc[j] = 0.0;
+#if OUT_MODE == 2
+        accb[j] = 0.0;
+#endif
+    }
+    for (uint g = ROW_LANE; g < uint(N_SEG); g += uint(TPR)) {
+        for (uint j = 0u; j < uint(ROWS_G); j++) {
+            uint row = first + j;
+            if (row >= u_nrows) break;
+            acc[j] += DOT_A(u_a + row * uint(RB_A), g);
+#if OUT_MODE == 2
+            accb[j] += DOT_B(u_b + row * uint(RB_B), g);
+#endif
+        }
+    }
+    rows_reduce(acc);
+#if OUT_MODE == 2
+    rows_reduce(accb);
+#endif
+    if (ROW_LANE != 0u) return;
+    float scale = x_scale;
+    for (uint j = 0u; j < uint(ROWS_G); j++) {
+        uint row = first + j;
+        if (row >= u_nrows) break;
+        uint o = u_y + u_row0 + row;
+        float y = acc[j] * scale;
+#if OUT_MODE == 0
+        act[o] = y;
+#elif OUT_MODE == 1
+        act[o] += y;
+#else
+        float yb = accb[j] * scale;
+        act[o] = y / (1.0 + exp(-y)) * yb;
+#endif
+    }
+}

@@ -1,0 +1,143 @@
+// Fused decode step D1: RMSNorm(x) * attn_norm, the Q, K and V
+// projections, RoPE on q and k, and the KV-cache write at the current
+// position. Heads are numbered in one q|k|v head space and cut into slices
+// of SLICE rows; a workgroup computes UNITS consecutive slices, so both
+// rows of every RoPE pair and both dimensions of every packed f16 word are
+// in the workgroup (UNITS > 1 when heads are small against a workgroup's
+// row capacity). Each workgroup recomputes the RMS of x: n_embd reads,
+// cheaper than a dispatch. Rows are computed RPW at a time (rows.glsl).
+// Defines: WG_SIZE, N_IN (n_embd), HEAD_DIM, N_ROT, ROPE_NEOX, N_HEAD,
+// N_HEAD_KV, EPS, SLICE (divides HEAD_DIM), UNITS, ROWS_G,
+// TPR_SHARED, X_SHARED, SPLIT (NEOX with n_rot == head_dim: a slice takes
+// SLICE/2 dimensions from each half), DOT_Q/K/V and RB_Q/K/V (dot function
+// and row bytes of each projection's weight type).
+layout(local_size_x = WG_SIZE) in;
+
+layout(std430, binding = 0) restrict buffer Act { float act[]; };
+layout(std430, binding = 1) readonly restrict buffer Weights { uint wb[]; };
+layout(std430, binding = 2) writeonly restrict buffer KCache { uint kc[]; };
+layout(std430, binding = 3) writeonly restrict buffer VCache { uint vc[]; };
+
+uniform uint u_x;        // act: x
+uniform uint u_q;        // act: q output (n_head * head_dim)
+uniform uint u_cs;       // act: RoPE cos/sin of the current position
+uniform uint u_norm;     // wb word: attn_norm copy of this part
+uniform uint u_head0;    // first head of this part (q|k|v head space)
+uniform uint u_nheads;   // heads in this part
+uniform uint u_qb, u_kb, u_vb; // wb byte of the first row of each projection in this part
+uniform uint u_qr, u_kr, u_vr; // ... and that row's index in its projection
+uniform uint u_kv_k, u_kv_v;   // kc/vc word of the slab holding the position
+uniform uint u_kv_stride;      // positions per KV head in that slab
+uniform uint u_kv_t;           // position within that slab
+
+#define IN_MODE 1
+#include "rows.glsl"
+#include "wg.glsl"
+#include "xin.glsl"
+#include "dot.glsl"
+#include "rope.glsl"
+#include "attn_layout.glsl"
+
+shared float sh_row[UNITS * SLICE];
+
+#define SLICES (HEAD_DIM / SLICE)
+
+// Head-local dimension of local row k of slice s.
+uint slice_dim(uint s, uint k)
+{
+#if SPLIT
+    const uint h = uint(SLICE / 2);
+    return k < h ? s * h + k : uint(N_ROT / 2) + s * h + (k - h);
+#else
+    return s * uint(SLICE) + k;
+#endif
+}
+
+// Local row of the RoPE partner of local row k (dimension d).
+uint slice_partner(uint s, uint k, uint d)
+{
+#if SPLIT
+    const uint h = uint(SLICE / 2);
+    return k < h ? k + h : k - h;
+#else
+    return rope_partner(d) - s * uint(SLICE);
+#endif
+}
+
+float seg_dot(uint region, uint row, uint g)
+{
+    if (region == 0u) return DOT_Q(u_qb + (row - u_qr) * uint(RB_Q), g);
+    if (region == 1u) return DOT_K(u_kb + (row - u_kr) * uint(RB_K), g);
+    return DOT_V(u_vb + (row - u_vr) * uint(RB_V), g);
+}
+
+// Head (q|k|v space) and region (0 q, 1 k, 2 v) of slice unit index su.
+void unit_head(uint su, out uint head, out uint region, out uint rhead)
+{
+    head = u_head0 + su / uint(SLICES);
+    region = head < uint(N_HEAD) ? 0u : (head < uint(N_HEAD + N_HEAD_KV) ? 1u : 2u);
+    rhead = region == 0u ? head : (region == 1u ? head - uint(N_HEAD) : head - uint(N_HEAD + N_HEAD_KV));
+}
+
+// RoPE (q, k) and store of local rows r, r+1 (r even) of the workgroup.
+void finish_pair(uint su0, uint r)
+{
+    uint u = r / uint(SLICE);
+    uint k = r - u * uint(SLICE);
+    uint su = su0 + u, head, region, rhead;
+    unit_head(su, head, region, rhead);
+    uint slice = su % uint(SLICES);
+    uint base = u * uint(SLICE);
+    uint d = slice_dim(slice, k);
+    float v0 = sh_row[base + k], v1 = sh_row[base + k + 1u];
+    if (region != 2u) {
+        float p0 = d < uint(N_ROT) ? sh_row[base + slice_partner(slice, k, d)] : v0;
+        float p1 = d + 1u < uint(N_ROT) ? sh_row[base + slice_partner(slice, k + 1u, d + 1u)] : v1;
+        v0 = rope_apply(u_cs, d, v0, p0);
+        v1 = rope_apply(u_cs, d + 1u, v1, p1);
+    }
+    if (region == 0u) {
+        act[u_q + rhead * uint(HEAD_DIM) + d] = v0;
+        act[u_q + rhead * uint(HEAD_DIM) + d + 1u] = v1;
+    } else if (region == 1u) {
+        kc[kv_word(u_kv_k, u_kv_stride, rhead, u_kv_t) + (d >> 1)] = packHalf2x16(vec2(v0, v1));
+    } else {
+        vc[kv_word(u_kv_v, u_kv_stride, rhead, u_kv_t) + (d >> 1)] = packHalf2x16(vec2(v0, v1));
+    }
+}
+
+void main()
+{
+    uint t = gl_LocalInvocationIndex;
+    uint su0 = gl_WorkGroupID.x * uint(UNITS); // first slice unit of this workgroup
+    uint n_rows = min(uint(UNITS), u_nheads * uint(SLICES) - su0) * uint(SLICE);
+    x_prepare();
+
+    for (uint k0 = 0u; k0 < n_rows; k0 += uint(RPW)) {
+        uint first = k0 + ROW_GROUP * uint(ROWS_G);
+        float acc[ROWS_G];
+        for (uint j = 0u; j < uint(ROWS_G); j++) acc[j] = 0.0;
+        for (uint g = ROW_LANE; g < uint(N_SEG); g += uint(TPR)) {
+
+            for (uint j = 0u; j < uint(ROWS_G); j++) {
+                uint r = first + j;
+                if (r >= n_rows) break;
+                uint su = su0 + r / uint(SLICE), head, region, rhead;
+                unit_head(su, head, region, rhead);
+                uint d = slice_dim(su % uint(SLICES), r % uint(SLICE));
+                acc[j] += seg_dot(region, rhead * uint(HEAD_DIM) + d, g);
+            }
+        }
+        rows_reduce(acc);
+        float scale = x_scale;
+        if (ROW_LANE == 0u)
+            for (uint j = 0u; j < uint(ROWS_G); j++)
+                if (first + j < n_rows) sh_row[first + j] = acc[j] * scale;
+    }
+    memoryBarrierShared();
+    barrier();
+
+    // Pairs of adjacent dimensions (one packed f16 word of the cache each)
+    // are finished by one invocation.
+    for (uint pr = t; 2u * pr < n_rows; pr += uint(WG_SIZE)) finish_pair(su0, 2u * pr);
+}

@@ -1,0 +1,238 @@
+/* Program variants, uniform cache and launches (see gpu_kernels.h). */
+#include "gpu_kernels.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "quant.h"
+
+enum { GPU_MAX_UNIFORMS = 24 };
+
+struct gpu_prog {
+    char shader[32];
+    char *defines;
+    pdvm_gl_program prog;
+    const char *uni_name[GPU_MAX_UNIFORMS];
+    GLint uni_loc[GPU_MAX_UNIFORMS];
+    int n_uni;
+};
+
+uint32_t gpu_pow2_ceil(uint32_t v)
+{
+    uint32_t p = 1;
+    while (p < v && p < (1u << 31)) p *= 2;
+    return p;
+}
+
+pdvm_status gpu_kernels_init(gpu_kernels *k, pdvm_gl *gl)
+{
+    memset(k, 0, sizeof *k);
+    k->gl = gl;
+    k->lim = pdvm_gl_get_limits(gl);
+    /* Matrix-vector kernels: 256 invocations where the driver allows (8
+     * subgroups of rows on NVIDIA measured fastest), else the GLES 3.1
+     * floor of 128. Attention: 128 (one tile of positions). Shared memory:
+     * the reductions' slot per invocation plus the attention kernel's
+     * three, with room left. */
+    /* PDVM_MV_WG and PDVM_MV_ROWS override the mat-vec layout, for tuning
+     * on a new device with `pdvm bench --kernel matvec`. */
+    const char *wg_env = getenv("PDVM_MV_WG"), *rows_env = getenv("PDVM_MV_ROWS");
+    uint32_t want = wg_env ? (uint32_t)strtoul(wg_env, NULL, 10) : 0;
+    k->wg_max = pdvm_gl_wg_size(gl, want >= 32 && want <= 1024 ? want : 256, 8);
+    k->mv_rows_g = rows_env ? (uint32_t)strtoul(rows_env, NULL, 10) : 0;
+    if (k->mv_rows_g < 1 || k->mv_rows_g > 8) k->mv_rows_g = 2;
+    k->wg_attn = pdvm_gl_wg_size(gl, 128, 32);
+    if (k->wg_max < 32 || k->wg_attn < 16)
+        return pdvm_fail(PDVM_ERR_GPU, "GPU backend: workgroups of %u invocations are too small "
+                                       "(limits: %d invocations, %d bytes shared)",
+                         k->wg_max, k->lim->max_invocations, k->lim->max_shared_bytes);
+    return PDVM_OK;
+}
+
+void gpu_kernels_free(gpu_kernels *k)
+{
+    if (!k) return;
+    for (size_t i = 0; i < k->n_progs; i++) {
+        pdvm_gl_program_delete(k->gl, &k->progs[i]->prog);
+        free(k->progs[i]->defines);
+        free(k->progs[i]);
+    }
+    free(k->progs);
+    free(k->prof);
+    memset(k, 0, sizeof *k);
+}
+
+void gpu_defs_init(gpu_defs *d)
+{
+    d->text[0] = 0;
+    d->len = 0;
+    d->overflow = false;
+}
+
+static void defs_add(gpu_defs *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void defs_add(gpu_defs *d, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(d->text + d->len, sizeof d->text - d->len, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof d->text - d->len) {
+        d->overflow = true;
+        d->text[d->len] = 0;
+        return;
+    }
+    d->len += (size_t)n;
+}
+
+void gpu_defs_int(gpu_defs *d, const char *name, long long v)
+{
+    defs_add(d, "#define %s %lld\n", name, v);
+}
+
+void gpu_defs_float(gpu_defs *d, const char *name, float v)
+{
+    /* %.9e always has a point and an exponent: a GLSL float literal that
+     * round-trips the f32 value. */
+    defs_add(d, "#define %s %.9e\n", name, (double)v);
+}
+
+void gpu_defs_str(gpu_defs *d, const char *name, const char *v)
+{
+    defs_add(d, "#define %s %s\n", name, v);
+}
+
+static pdvm_status store_prog(gpu_kernels *k, gpu_prog *p)
+{
+    if (k->n_progs == k->cap_progs) {
+        size_t nc = k->cap_progs ? 2 * k->cap_progs : 16;
+        gpu_prog **np = realloc(k->progs, nc * sizeof *np);
+        if (!np) return pdvm_fail(PDVM_ERR_NOMEM, "GPU backend: program table of %zu", nc);
+        k->progs = np;
+        k->cap_progs = nc;
+    }
+    k->progs[k->n_progs++] = p;
+    return PDVM_OK;
+}
+
+pdvm_status gpu_prog_get(gpu_kernels *k, const char *shader, const gpu_defs *d, gpu_prog **out)
+{
+    if (d->overflow)
+        return pdvm_fail(PDVM_ERR_GPU, "shader '%s': define preamble too long", shader);
+    for (size_t i = 0; i < k->n_progs; i++) {
+        gpu_prog *p = k->progs[i];
+        if (!strcmp(p->shader, shader) && !strcmp(p->defines, d->text)) {
+            *out = p;
+            return PDVM_OK;
+        }
+    }
+    gpu_prog *p = calloc(1, sizeof *p);
+    if (p) p->defines = strdup(d->text);
+    if (!p || !p->defines) {
+        free(p);
+        return pdvm_fail(PDVM_ERR_NOMEM, "shader '%s': out of host memory", shader);
+    }
+    snprintf(p->shader, sizeof p->shader, "%s", shader);
+    pdvm_status st = pdvm_gl_program_build(k->gl, shader, d->text, &p->prog);
+    if (st == PDVM_OK) st = store_prog(k, p);
+    if (st != PDVM_OK) {
+        if (p->prog.id) pdvm_gl_program_delete(k->gl, &p->prog);
+        free(p->defines);
+        free(p);
+        return st;
+    }
+    *out = p;
+    return PDVM_OK;
+}
+
+static GLint uniform_loc(gpu_prog *p, const char *name)
+{
+    for (int i = 0; i < p->n_uni; i++)
+        if (p->uni_name[i] == name || !strcmp(p->uni_name[i], name)) return p->uni_loc[i];
+    GLint loc = glGetUniformLocation(p->prog.id, name);
+    if (p->n_uni < GPU_MAX_UNIFORMS) {
+        p->uni_name[p->n_uni] = name; /* callers pass string literals */
+        p->uni_loc[p->n_uni++] = loc;
+    }
+    return loc;
+}
+
+void gpu_u32(gpu_prog *p, const char *name, uint32_t v)
+{
+    GLint loc = uniform_loc(p, name);
+    if (loc >= 0) glProgramUniform1ui(p->prog.id, loc, v);
+}
+
+static void prof_add(gpu_kernels *k, const char *name, double us)
+{
+    size_t i = 0;
+    while (i < k->n_prof && strcmp(k->prof[i].name, name)) i++;
+    if (i == k->n_prof) {
+        if (k->n_prof == k->cap_prof) {
+            size_t nc = k->cap_prof ? 2 * k->cap_prof : 16;
+            gpu_prof_entry *np = realloc(k->prof, nc * sizeof *np);
+            if (!np) return; /* profiling is best effort */
+            k->prof = np;
+            k->cap_prof = nc;
+        }
+        memset(&k->prof[i], 0, sizeof k->prof[i]);
+        snprintf(k->prof[i].name, sizeof k->prof[i].name, "%s", name);
+        k->n_prof++;
+    }
+    k->prof[i].calls++;
+    k->prof[i].total_us += us;
+}
+
+static pdvm_status dispatch(gpu_kernels *k, gpu_prog *p, uint32_t gx, uint32_t gy)
+{
+    if (!k->profile) return pdvm_gl_dispatch(k->gl, &p->prog, gx, gy, 1);
+    pdvm_gl_timer_begin(k->gl);
+    pdvm_status st = pdvm_gl_dispatch(k->gl, &p->prog, gx, gy, 1);
+    uint64_t ns = 0;
+    pdvm_status st2 = pdvm_gl_timer_end(k->gl, &ns);
+    if (st != PDVM_OK) return st;
+    if (st2 == PDVM_OK) prof_add(k, p->shader, (double)ns / 1e3);
+    return PDVM_OK;
+}
+
+pdvm_status gpu_launch(gpu_kernels *k, gpu_prog *p, uint32_t gx, uint32_t gy)
+{
+    return dispatch(k, p, gx, gy);
+}
+
+pdvm_status gpu_launch_folded(gpu_kernels *k, gpu_prog *p, uint32_t n_groups)
+{
+    uint32_t max_x = (uint32_t)k->lim->max_wg_count[0];
+    if (n_groups <= max_x) return dispatch(k, p, n_groups, 1);
+    /* x * y >= n_groups; the kernel skips the excess groups. */
+    uint32_t gy = (n_groups + max_x - 1) / max_x;
+    return dispatch(k, p, (n_groups + gy - 1) / gy, gy);
+}
+
+const char *gpu_dot_fn(uint32_t type)
+{
+    switch (type) {
+    case PDVM_TYPE_F32: return "dot_f32";
+    case PDVM_TYPE_F16: return "dot_f16";
+    case PDVM_TYPE_Q8_0: return "dot_q8_0";
+    case PDVM_TYPE_Q4_0: return "dot_q4_0";
+    case PDVM_TYPE_Q4_K: return "dot_q4_k";
+    case PDVM_TYPE_Q6_K: return "dot_q6_k";
+    default: return NULL;
+    }
+}
+
+const char *gpu_deq_fn(uint32_t type)
+{
+    switch (type) {
+    case PDVM_TYPE_F32: return "deq_f32";
+    case PDVM_TYPE_F16: return "deq_f16";
+    case PDVM_TYPE_Q8_0: return "deq_q8_0";
+    case PDVM_TYPE_Q4_0: return "deq_q4_0";
+    case PDVM_TYPE_Q4_K: return "deq_q4_k";
+    case PDVM_TYPE_Q6_K: return "deq_q6_k";
+    default: return NULL;
+    }
+}

@@ -1,0 +1,136 @@
+/* Memory plan of the GPU forward pass: which SSBO holds each weight row,
+ * each KV-cache slab and each activation. Pure bookkeeping (no GL), so a
+ * plan can be made for any model shape, also a synthetic one without a
+ * file, and checked on the CPU.
+ *
+ * Weights stay in their GGUF block format. The tensors one dispatch reads
+ * form a group, placed together: [attn_norm, wq, wk, wv], [wo],
+ * [ffn_norm, w_gate, w_up], [w_down], [output_norm, output], and
+ * [token_embd]. A group larger than the SSBO block limit is split by output
+ * rows into parts that fit (QKV at head boundaries, so RoPE pairs stay in
+ * one part); each part carries its own copy of the group's norm vector.
+ * Parts are packed into buffers of at most the block limit. */
+#ifndef PDVM_GPU_PLAN_H
+#define PDVM_GPU_PLAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model.h"
+#include "pdvm.h"
+
+enum { GPU_MAX_SEGS = 3 };
+#define GPU_NO_NORM UINT64_MAX
+
+typedef enum gpu_group_kind {
+    GPU_G_QKV = 0,  /* out rows: q | k | v */
+    GPU_G_O,        /* wo */
+    GPU_G_FFN_UP,   /* out rows: n_ff, each with a gate and an up row */
+    GPU_G_DOWN,     /* w_down */
+    GPU_G_OUTPUT,   /* output_norm + output */
+    GPU_G_EMBD,     /* token_embd */
+} gpu_group_kind;
+
+/* Rows [row0, row0 + n_rows) of tensor t, stored from byte off of the part's buffer. */
+typedef struct gpu_seg {
+    const pdvm_tensor *t;
+    uint32_t row0, n_rows;
+    uint64_t off;
+} gpu_seg;
+
+typedef struct gpu_part {
+    uint32_t buf;        /* weight buffer index */
+    uint64_t norm_off;   /* byte offset of the f32 norm copy, GPU_NO_NORM when none */
+    uint32_t out0, out1; /* output rows of the group in this part */
+    gpu_seg seg[GPU_MAX_SEGS];
+} gpu_part;
+
+typedef struct gpu_group {
+    gpu_group_kind kind;
+    const pdvm_tensor *norm;                /* NULL when none */
+    const pdvm_tensor *t[GPU_MAX_SEGS];     /* QKV: q,k,v; FFN_UP: gate, up; else one */
+    uint32_t n_t;
+    uint32_t n_out;                         /* output rows */
+    uint32_t unit;                          /* parts split at multiples of this */
+    uint32_t n_parts;
+    gpu_part *parts;
+} gpu_group;
+
+/* Groups of layer l are groups[4l + kind] for kind QKV..DOWN; then OUTPUT,
+ * then EMBD (absent when token_embd is the output tensor itself: the
+ * embedding then reads the output group's rows). */
+typedef struct gpu_weight_plan {
+    gpu_group *groups;
+    uint32_t n_groups;
+    uint64_t *buf_bytes; /* size of each weight buffer */
+    uint32_t n_bufs;
+    uint64_t total_bytes;
+    uint64_t align;
+} gpu_weight_plan;
+
+/* One KV slab: positions [pos0, pos0 + n_pos) of one layer, for all KV
+ * heads ([kv_head][pos][head_dim] f16), at word `word` of buffer `buf`. */
+typedef struct gpu_kv_slab {
+    uint32_t buf;
+    uint64_t word;
+    uint32_t pos0, n_pos;
+} gpu_kv_slab;
+
+typedef struct gpu_kv_plan {
+    uint32_t n_ctx;
+    uint32_t slabs_per_layer;
+    uint32_t pos_per_slab;
+    gpu_kv_slab *slabs; /* [layer * slabs_per_layer + s]; K and V use the same layout */
+    uint64_t *buf_bytes;
+    uint32_t n_bufs;    /* per cache (K and V have n_bufs each) */
+    uint64_t total_bytes; /* K + V */
+} gpu_kv_plan;
+
+/* Activations: float offsets into one f32 buffer. q is followed by k (the
+ * unfused RoPE rotates both in one pass). */
+typedef struct gpu_act_plan {
+    uint32_t x, xn, q, k, v, att, tmp, gate, up, h, logits, cs, part;
+    uint32_t max_slots;  /* attention partial slots per head */
+    uint32_t n_floats;
+} gpu_act_plan;
+
+/* Unfused attention scores: [head][n_ctx] f32, split over buffers by heads. */
+typedef struct gpu_score_plan {
+    uint32_t heads_per_buf;
+    uint32_t n_bufs;
+    uint64_t buf_bytes;  /* of each (the last may hold fewer heads) */
+} gpu_score_plan;
+
+/* Largest block the plans may use: the driver limit, kept below 2 GiB so
+ * byte addresses fit the shaders' 32-bit uints. */
+uint64_t gpu_block_limit(int64_t max_ssbo_bytes);
+
+/* Weight types the shaders decode. */
+bool gpu_type_supported(uint32_t type);
+
+/* Plan the weights. align: piece alignment (power of two, >= 16).
+ * Errors: PDVM_ERR_UNSUPPORTED (a type without a kernel, naming the type
+ * and tensor; a shape the kernels cannot run; one head's or row's data
+ * larger than the block limit), PDVM_ERR_NOMEM. */
+pdvm_status gpu_plan_weights(const pdvm_model *m, uint64_t block, uint64_t align,
+                             gpu_weight_plan *out);
+void gpu_plan_weights_free(gpu_weight_plan *p);
+/* Group `kind` of layer l (layer ignored for OUTPUT and EMBD). EMBD is the
+ * group whose first segment holds the token_embd rows: OUTPUT when tied. */
+gpu_group *gpu_plan_group(const gpu_weight_plan *p, uint32_t layer, gpu_group_kind kind);
+
+pdvm_status gpu_plan_kv(const pdvm_hparams *hp, uint32_t n_ctx, uint64_t block, uint64_t align,
+                        gpu_kv_plan *out);
+void gpu_plan_kv_free(gpu_kv_plan *p);
+/* Slab of layer l holding position pos. */
+const gpu_kv_slab *gpu_kv_slab_at(const gpu_kv_plan *p, uint32_t layer, uint32_t pos);
+
+/* max_chunks: attention chunks per head a dispatch chain may use. */
+pdvm_status gpu_plan_act(const pdvm_hparams *hp, uint32_t max_slots, uint64_t block,
+                         gpu_act_plan *out);
+
+pdvm_status gpu_plan_scores(const pdvm_hparams *hp, uint32_t n_ctx, uint64_t block,
+                            gpu_score_plan *out);
+
+#endif

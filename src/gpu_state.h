@@ -1,0 +1,75 @@
+/* The GPU backend's session state: context, kernels, the memory plans and
+ * their buffers. Shared by the forward entry points (gpu_forward.c), the
+ * upload (gpu_upload.c), the two chains (gpu_chain*.c) and the tests. */
+#ifndef PDVM_GPU_STATE_H
+#define PDVM_GPU_STATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "gl_runtime.h"
+#include "gpu_kernels.h"
+#include "gpu_ops.h"
+#include "gpu_plan.h"
+#include "model.h"
+#include "pdvm.h"
+
+/* Attention splits the context into chunks of at least this many
+ * positions, and at most GPU_ATTN_MAX_CHUNKS of them: n_head * chunks
+ * workgroups keep a big GPU busy (64 halved attention time on an H100
+ * against 256), while the combine reads every chunk's partial. */
+enum { GPU_ATTN_MIN_CHUNK = 64, GPU_ATTN_MAX_CHUNKS = 16 };
+
+typedef struct gpu_state {
+    const pdvm_model *m;
+    pdvm_gl *gl;
+    bool own_gl;
+    gpu_kernels k;
+    uint64_t block;          /* SSBO block limit the plans use */
+    uint32_t n_ctx;
+    bool unfused, verbose;
+    gpu_weight_plan wp;
+    pdvm_gl_buffer *wbufs;
+    gpu_kv_plan kvp;
+    pdvm_gl_buffer *kbufs, *vbufs;
+    gpu_act_plan ap;
+    pdvm_gl_buffer act;
+    uint32_t max_chunks;
+    gpu_score_plan sp;       /* unfused only; buffers made on first use */
+    pdvm_gl_buffer *sbufs;
+    float *cs;               /* host RoPE cos/sin of one position */
+    uint64_t eval_dispatches;
+} gpu_state;
+
+/* Create on gl (NULL: open a context on params->platform, owned by the
+ * state). n_ctx resolved by the caller. */
+pdvm_status gpu_state_create(pdvm_gl *gl, const pdvm_model *m, const pdvm_session_params *p,
+                             uint32_t n_ctx, gpu_state **out);
+void gpu_state_free(gpu_state *s);
+
+/* Evaluate tokens at positions pos.. and read the last one's logits
+ * (n_vocab floats) when logits is not NULL. */
+pdvm_status gpu_state_eval(gpu_state *s, const int32_t *tokens, size_t n, uint32_t pos,
+                           float *logits);
+
+/* gpu_upload.c: buffers of the plans; weights uploaded in their block
+ * format (synthetic tensors, data == NULL, filled on the GPU). */
+pdvm_status gpu_upload_weights(gpu_state *s);
+pdvm_status gpu_alloc_kv_act(gpu_state *s);
+pdvm_status gpu_alloc_scores(gpu_state *s);
+void gpu_release_buffers(gpu_state *s);
+
+/* gpu_chain.c / gpu_chain_unfused.c: one token through every layer,
+ * leaving the logits in act when want_logits. */
+pdvm_status gpu_chain_fused(gpu_state *s, int32_t token, uint32_t pos, bool want_logits);
+pdvm_status gpu_chain_unfused(gpu_state *s, int32_t token, uint32_t pos, bool want_logits);
+
+/* gpu_chain.c: pieces both chains share. begin: RoPE table of pos and the
+ * token's embedding into x; output: final RMSNorm + output -> logits. */
+pdvm_status gpu_chain_begin(gpu_state *s, int32_t token, uint32_t pos);
+pdvm_status gpu_chain_output(gpu_state *s);
+/* One matvec step over every part of group g: a's weight fields are filled
+ * in per part. */
+pdvm_status gpu_group_matvec(gpu_state *s, const gpu_group *g, gpu_mv_args a);
+
+#endif

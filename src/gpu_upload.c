@@ -1,0 +1,140 @@
+/* Buffers of the memory plans, and the weight upload: every part's rows
+ * copied as they are in the GGUF file (block format), its norm copy as
+ * f32. Tensors without data (synthetic models) are filled on the GPU with
+ * random valid blocks. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "gpu_state.h"
+#include "quant.h"
+#include "synth_fill.h"
+
+enum { GPU_PROGRESS_MIN_BYTES = 100 * 1000 * 1000 };
+
+typedef struct upload_progress {
+    bool on;
+    uint64_t done, total, last;
+} upload_progress;
+
+static void progress(upload_progress *p, uint64_t bytes)
+{
+    p->done += bytes;
+    if (!p->on || (p->done - p->last < (64u << 20) && p->done < p->total)) return;
+    p->last = p->done;
+    fprintf(stderr, "\rpdvm: uploading weights %llu / %llu MiB",
+            (unsigned long long)(p->done >> 20), (unsigned long long)(p->total >> 20));
+    if (p->done >= p->total) fputc('\n', stderr);
+}
+
+static uint32_t tensor_seed(const pdvm_tensor *t, uint32_t row0)
+{
+    uint32_t h = 2166136261u; /* FNV-1a of the name: same weights every run */
+    for (const char *c = t->name ? t->name : ""; *c; c++) h = (h ^ (uint8_t)*c) * 16777619u;
+    return h ^ (row0 * 2654435761u);
+}
+
+static pdvm_status upload_norm(gpu_state *s, const pdvm_gl_buffer *b, uint64_t off,
+                               const pdvm_tensor *t)
+{
+    uint32_t n = s->m->hp.n_embd;
+    if (!t->data) return pdvm_synth_fill(s->gl, b, off, (uint64_t)n * 4, PDVM_TYPE_F32,
+                                         tensor_seed(t, 0));
+    float *f = malloc((size_t)n * sizeof *f);
+    if (!f) return pdvm_fail(PDVM_ERR_NOMEM, "GPU upload: %s", t->name);
+    pdvm_dequant_row(t->type, t->data, f, n); /* f16 norms become exact f32 */
+    pdvm_status st = pdvm_gl_buffer_write(s->gl, b, off, (uint64_t)n * 4, f);
+    free(f);
+    return st;
+}
+
+static pdvm_status upload_seg(gpu_state *s, const pdvm_gl_buffer *b, const gpu_seg *g)
+{
+    uint64_t bytes = (uint64_t)g->n_rows * g->t->row_bytes;
+    if (bytes == 0) return PDVM_OK;
+    if (!g->t->data)
+        return pdvm_synth_fill(s->gl, b, g->off, bytes, g->t->type, tensor_seed(g->t, g->row0));
+    const uint8_t *src = (const uint8_t *)g->t->data + (uint64_t)g->row0 * g->t->row_bytes;
+    return pdvm_gl_buffer_write(s->gl, b, g->off, bytes, src);
+}
+
+static pdvm_status upload_group(gpu_state *s, const gpu_group *g, upload_progress *pr)
+{
+    for (uint32_t i = 0; i < g->n_parts; i++) {
+        const gpu_part *p = &g->parts[i];
+        const pdvm_gl_buffer *b = &s->wbufs[p->buf];
+        if (g->norm) PDVM_TRY(upload_norm(s, b, p->norm_off, g->norm));
+        for (uint32_t k = 0; k < g->n_t; k++) {
+            pdvm_status st = upload_seg(s, b, &p->seg[k]);
+            if (st != PDVM_OK) return pdvm_fail_prefix(st, "uploading %s", p->seg[k].t->name);
+            progress(pr, (uint64_t)p->seg[k].n_rows * p->seg[k].t->row_bytes);
+        }
+    }
+    return PDVM_OK;
+}
+
+pdvm_status gpu_upload_weights(gpu_state *s)
+{
+    const gpu_weight_plan *wp = &s->wp;
+    s->wbufs = calloc(wp->n_bufs, sizeof *s->wbufs);
+    if (!s->wbufs) return pdvm_fail(PDVM_ERR_NOMEM, "GPU upload: %u buffers", wp->n_bufs);
+    for (uint32_t b = 0; b < wp->n_bufs; b++)
+        PDVM_TRY(pdvm_gl_buffer_create(s->gl, wp->buf_bytes[b], NULL, &s->wbufs[b]));
+    upload_progress pr = {wp->total_bytes > GPU_PROGRESS_MIN_BYTES, 0, wp->total_bytes, 0};
+    for (uint32_t i = 0; i < wp->n_groups; i++) PDVM_TRY(upload_group(s, &wp->groups[i], &pr));
+    if (pr.on && pr.last < pr.done) fputc('\n', stderr);
+    return pdvm_gl_check(s->gl, "weight upload");
+}
+
+static pdvm_status create_set(gpu_state *s, uint32_t n, const uint64_t *bytes,
+                              pdvm_gl_buffer **out)
+{
+    *out = calloc(n ? n : 1, sizeof **out);
+    if (!*out) return pdvm_fail(PDVM_ERR_NOMEM, "GPU backend: %u buffers", n);
+    for (uint32_t b = 0; b < n; b++) PDVM_TRY(pdvm_gl_buffer_create(s->gl, bytes[b], NULL, &(*out)[b]));
+    return PDVM_OK;
+}
+
+pdvm_status gpu_alloc_kv_act(gpu_state *s)
+{
+    PDVM_TRY(create_set(s, s->kvp.n_bufs, s->kvp.buf_bytes, &s->kbufs));
+    PDVM_TRY(create_set(s, s->kvp.n_bufs, s->kvp.buf_bytes, &s->vbufs));
+    /* Zeroed, so a kernel that reads an element nobody wrote sees 0, not
+     * whatever the allocation held. */
+    float *zero = calloc(s->ap.n_floats, sizeof *zero);
+    if (!zero) return pdvm_fail(PDVM_ERR_NOMEM, "GPU backend: %u activations", s->ap.n_floats);
+    pdvm_status st = pdvm_gl_buffer_create(s->gl, (uint64_t)s->ap.n_floats * 4, zero, &s->act);
+    free(zero);
+    PDVM_TRY(st);
+    return pdvm_gl_check(s->gl, "KV cache and activation buffers");
+}
+
+pdvm_status gpu_alloc_scores(gpu_state *s)
+{
+    if (s->sbufs) return PDVM_OK;
+    PDVM_TRY(gpu_plan_scores(&s->m->hp, s->n_ctx, s->block, &s->sp));
+    s->sbufs = calloc(s->sp.n_bufs, sizeof *s->sbufs);
+    if (!s->sbufs) return pdvm_fail(PDVM_ERR_NOMEM, "GPU backend: %u score buffers", s->sp.n_bufs);
+    for (uint32_t b = 0; b < s->sp.n_bufs; b++)
+        PDVM_TRY(pdvm_gl_buffer_create(s->gl, s->sp.buf_bytes, NULL, &s->sbufs[b]));
+    return pdvm_gl_check(s->gl, "attention score buffers");
+}
+
+static void delete_set(gpu_state *s, pdvm_gl_buffer **set, uint32_t n)
+{
+    if (!*set) return;
+    for (uint32_t b = 0; b < n; b++)
+        if ((*set)[b].id) pdvm_gl_buffer_delete(s->gl, &(*set)[b]);
+    free(*set);
+    *set = NULL;
+}
+
+void gpu_release_buffers(gpu_state *s)
+{
+    delete_set(s, &s->wbufs, s->wp.n_bufs);
+    delete_set(s, &s->kbufs, s->kvp.n_bufs);
+    delete_set(s, &s->vbufs, s->kvp.n_bufs);
+    delete_set(s, &s->sbufs, s->sp.n_bufs);
+    if (s->act.id) pdvm_gl_buffer_delete(s->gl, &s->act);
+}
