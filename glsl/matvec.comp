@@ -7,8 +7,9 @@
 //            1: act[u_y + u_row0 + r] += y             (residual add: D3, D5)
 //            2: act[u_y + u_row0 + r]  = silu(y_a) * y_b, W_a = gate, W_b = up (D4)
 // A workgroup computes RPW rows (rows.glsl): groups of lanes per row,
-// several rows per group, the input prepared once per workgroup (xin.glsl).
-// Defines: WG_SIZE, N_IN, ROWS_G, TPR_SHARED, X_SHARED, IN_MODE, OUT_MODE,
+// several rows per group, the input prepared once per workgroup (xin.glsl)
+// and each segment of it loaded once for all of a group's rows.
+// Defines: WG_SIZE, N_IN, ROWS_G, TPR_SHARED, X_SHARED, X_TILE_SEG, IN_MODE, OUT_MODE,
 // DOT_A, RB_A (and DOT_B, RB_B for OUT_MODE 2), EPS (IN_MODE 1), N_HEAD,
 // HEAD_DIM, MAX_SLOTS (IN_MODE 2). Grid: ceil(u_nrows / RPW) workgroups,
 // folded into y when x would pass the driver's group-count limit.
@@ -50,14 +51,31 @@ void main()
         accb[j] = 0.0;
 #endif
     }
-    for (uint g = ROW_LANE; g < uint(N_SEG); g += uint(TPR)) {
-        for (uint j = 0u; j < uint(ROWS_G); j++) {
-            uint row = first + j;
-            if (row >= u_nrows) break;
-            acc[j] += DOT_A(u_a + row * uint(RB_A), g);
+    uint rowb_a[ROWS_G];
 #if OUT_MODE == 2
-            accb[j] += DOT_B(u_b + row * uint(RB_B), g);
+    uint rowb_b[ROWS_G];
 #endif
+    uint n_mine = 0u; // rows of this group that exist
+    for (uint j = 0u; j < uint(ROWS_G); j++) {
+        if (first + j < u_nrows) n_mine = j + 1u;
+        rowb_a[j] = u_a + (first + j) * uint(RB_A);
+#if OUT_MODE == 2
+        rowb_b[j] = u_b + (first + j) * uint(RB_B);
+#endif
+    }
+    for (uint tile = 0u; tile < uint(X_TILES); tile++) {
+        x_stage(tile);
+        uint g_end = min(x_g0 + uint(X_TILE_SEG), uint(N_SEG));
+        for (uint g = x_g0 + ROW_LANE; g < g_end; g += uint(TPR)) {
+            vec4 xs[8];
+            x_seg(g, xs);
+            for (uint j = 0u; j < uint(ROWS_G); j++) {
+                if (j >= n_mine) break;
+                acc[j] += DOT_A(rowb_a[j], g, xs);
+#if OUT_MODE == 2
+                accb[j] += DOT_B(rowb_b[j], g, xs);
+#endif
+            }
         }
     }
     rows_reduce(acc);

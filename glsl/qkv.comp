@@ -64,11 +64,19 @@ uint slice_partner(uint s, uint k, uint d)
 #endif
 }
 
-float seg_dot(uint region, uint row, uint g)
+// Byte address in wb of a projection's row.
+uint row_byte(uint region, uint row)
 {
-    if (region == 0u) return DOT_Q(u_qb + (row - u_qr) * uint(RB_Q), g);
-    if (region == 1u) return DOT_K(u_kb + (row - u_kr) * uint(RB_K), g);
-    return DOT_V(u_vb + (row - u_vr) * uint(RB_V), g);
+    if (region == 0u) return u_qb + (row - u_qr) * uint(RB_Q);
+    if (region == 1u) return u_kb + (row - u_kr) * uint(RB_K);
+    return u_vb + (row - u_vr) * uint(RB_V);
+}
+
+float seg_dot(uint region, uint rowb, uint g, vec4 xs[8])
+{
+    if (region == 0u) return DOT_Q(rowb, g, xs);
+    if (region == 1u) return DOT_K(rowb, g, xs);
+    return DOT_V(rowb, g, xs);
 }
 
 // Head (q|k|v space) and region (0 q, 1 k, 2 v) of slice unit index su.
@@ -112,20 +120,29 @@ void main()
     uint su0 = gl_WorkGroupID.x * uint(UNITS); // first slice unit of this workgroup
     uint n_rows = min(uint(UNITS), u_nheads * uint(SLICES) - su0) * uint(SLICE);
     x_prepare();
+#if X_TILES != 1
+#error "qkv.comp stages the whole input at once"
+#endif
+    x_stage(0u);
 
     for (uint k0 = 0u; k0 < n_rows; k0 += uint(RPW)) {
         uint first = k0 + ROW_GROUP * uint(ROWS_G);
         float acc[ROWS_G];
-        for (uint j = 0u; j < uint(ROWS_G); j++) acc[j] = 0.0;
+        uint region[ROWS_G], rowb[ROWS_G];
+        for (uint j = 0u; j < uint(ROWS_G); j++) {
+            acc[j] = 0.0;
+            uint r = min(first + j, n_rows - 1u);
+            uint su = su0 + r / uint(SLICE), head, rhead;
+            unit_head(su, head, region[j], rhead);
+            uint d = slice_dim(su % uint(SLICES), r % uint(SLICE));
+            rowb[j] = row_byte(region[j], rhead * uint(HEAD_DIM) + d);
+        }
         for (uint g = ROW_LANE; g < uint(N_SEG); g += uint(TPR)) {
-
+            vec4 xs[8];
+            x_seg(g, xs);
             for (uint j = 0u; j < uint(ROWS_G); j++) {
-                uint r = first + j;
-                if (r >= n_rows) break;
-                uint su = su0 + r / uint(SLICE), head, region, rhead;
-                unit_head(su, head, region, rhead);
-                uint d = slice_dim(su % uint(SLICES), r % uint(SLICE));
-                acc[j] += seg_dot(region, rhead * uint(HEAD_DIM) + d, g);
+                if (first + j >= n_rows) break;
+                acc[j] += seg_dot(region[j], rowb[j], g, xs);
             }
         }
         rows_reduce(acc);

@@ -1,26 +1,36 @@
 // Input vectors of the matrix-vector kernels (matvec.comp, qkv.comp).
 // IN_MODE 0: x = act[u_x ..]; 1: RMSNorm(act[u_x ..]) * norm weights;
 // 2: the combined attention partials at u_x (N_HEAD heads of HEAD_DIM).
-// With X_SHARED the whole prepared vector (N_IN floats) is built once per
-// workgroup in shared memory; otherwise every read goes to act. For
+// With X_SHARED the prepared vector is staged in shared memory, X_TILE_SEG
+// 32-element segments at a time (X_TILES tiles; the kernel loops over them
+// with x_stage), so rows longer than shared memory still read x from it;
+// otherwise every read goes to act. In shared memory vec4 k of segment g
+// sits at k * X_TILE_SEG + g: lanes that work on consecutive segments read
+// consecutive vec4s (a stride of 128 bytes would put all of a subgroup's
+// reads in one bank). For
 // IN_MODE 1 the vector is x * weights and the kernel multiplies its sums by
-// x_scale = 1/RMS(x) at the end; x_prepare sums x^2 while it stages x and
-// reduces that with subgroups and the staging barrier (or reduce.glsl).
+// x_scale = 1/RMS(x) at the end, which x_prepare computes.
 // Needs rows.glsl (ROWS_SUBGROUP) and wg.glsl included before. The includer declares `float act[]` (binding 0), optionally
 // the vec4 view `vec4 act4[]` of the same buffer (then defines HAVE_ACT4;
 // it counts as one more storage block), `uint wb[]`, uniforms u_x and u_norm
 // (u_nslots for IN_MODE 2), and defines N_IN, IN_MODE, WG_SIZE (EPS,
 // N_HEAD, HEAD_DIM, MAX_SLOTS by mode), and includes attn_layout.glsl's
-// needs. Call x_prepare() first, from all invocations.
+// needs. Call x_prepare() first, then x_stage(tile) before each tile's
+// reads, all from uniform control flow.
 
 #include "attn_layout.glsl"
 
 #if IN_MODE == 2
 shared float sh_w[N_HEAD * MAX_SLOTS];
 #endif
-#if X_SHARED
-shared vec4 sh_x[(N_IN + 3) / 4];
+#ifndef X_TILE_SEG
+#define X_TILE_SEG ((N_IN + 31) / 32)
 #endif
+#define X_TILES ((((N_IN + 31) / 32) + X_TILE_SEG - 1) / X_TILE_SEG)
+#if X_SHARED
+shared vec4 sh_x[8 * X_TILE_SEG];
+#endif
+uint x_g0 = 0u; // first segment of the staged tile
 
 float x_raw(uint i) { return act[u_x + i]; }
 
@@ -67,18 +77,7 @@ void combine_weights()
 
 float norm_w(uint i) { return uintBitsToFloat(wb[u_norm + i]); }
 
-// Element i of the prepared vector, computed from act (no X_SHARED).
-float x_direct(uint i)
-{
-#if IN_MODE == 0
-    return x_raw(i);
-#elif IN_MODE == 1
-    return x_raw(i) * norm_w(i);
-#else
-    return x_combined(i);
-#endif
-}
-
+// Prepared vec4 at element i (i + 3 < N_IN), computed from act.
 vec4 x_direct4(uint i)
 {
 #if IN_MODE == 0
@@ -97,39 +96,26 @@ float x_scale = 1.0;
 shared float sh_ss[WG_SIZE / PDVM_SUBGROUP_SIZE];
 #endif
 
+// Element i of the raw input, 0 past its end.
+vec4 x_raw4_pad(uint i)
+{
+    if (i + 3u < uint(N_IN)) return x_raw4(i);
+    vec4 raw = vec4(0.0);
+    for (uint k = 0u; i + k < uint(N_IN); k++) raw[k] = x_raw(i + k);
+    return raw;
+}
+
 void x_prepare()
 {
 #if IN_MODE == 2
     combine_weights();
 #endif
+#if IN_MODE == 1
     float ss = 0.0;
     for (uint i = gl_LocalInvocationIndex; i < uint((N_IN + 3) / 4); i += uint(WG_SIZE)) {
-        vec4 raw = vec4(0.0);
-#if X_SHARED || IN_MODE == 1
-        if (4u * i + 3u < uint(N_IN)) {
-            raw = x_raw4(4u * i);
-        } else {
-            for (uint k = 0u; 4u * i + k < uint(N_IN); k++) raw[k] = x_raw(4u * i + k);
-        }
-#endif
-#if IN_MODE == 1
+        vec4 raw = x_raw4_pad(4u * i);
         ss += dot(raw, raw);
-#endif
-#if X_SHARED
-#if IN_MODE == 0
-        sh_x[i] = raw;
-#elif IN_MODE == 1
-        vec4 w = vec4(0.0);
-        for (uint k = 0u; k < 4u && 4u * i + k < uint(N_IN); k++) w[k] = norm_w(4u * i + k);
-        sh_x[i] = raw * w;
-#else
-        vec4 v = vec4(0.0);
-        for (uint k = 0u; k < 4u && 4u * i + k < uint(N_IN); k++) v[k] = x_combined(4u * i + k);
-        sh_x[i] = v;
-#endif
-#endif
     }
-#if IN_MODE == 1
 #if ROWS_SUBGROUP
     ss = subgroupAdd(ss);
     if (subgroupElect()) sh_ss[gl_SubgroupID] = ss;
@@ -138,29 +124,53 @@ void x_prepare()
     ss = 0.0;
     for (uint i = 0u; i < gl_NumSubgroups; i++) ss += sh_ss[i];
 #else
-    ss = wg_sum(ss); // its barriers also publish sh_x
+    ss = wg_sum(ss);
 #endif
     x_scale = 1.0 / sqrt(ss / float(N_IN) + EPS);
-#elif X_SHARED
+#endif
+}
+
+// Prepared vec4 at element i (a multiple of 4), zeros past the end.
+vec4 x_prepared4(uint i)
+{
+    if (i >= uint(N_IN)) return vec4(0.0);
+#if IN_MODE == 0
+    return x_raw4_pad(i);
+#elif IN_MODE == 1
+    vec4 w = vec4(0.0);
+    for (uint k = 0u; k < 4u && i + k < uint(N_IN); k++) w[k] = norm_w(i + k);
+    return x_raw4_pad(i) * w;
+#else
+    vec4 v = vec4(0.0);
+    for (uint k = 0u; k < 4u && i + k < uint(N_IN); k++) v[k] = x_combined(i + k);
+    return v;
+#endif
+}
+
+void x_stage(uint tile)
+{
+    x_g0 = tile * uint(X_TILE_SEG);
+#if X_SHARED
+    if (tile > 0u) barrier(); // every read of the previous tile is done
+    for (uint s = gl_LocalInvocationIndex; s < 8u * uint(X_TILE_SEG); s += uint(WG_SIZE)) {
+        uint g = s % uint(X_TILE_SEG), k = s / uint(X_TILE_SEG);
+        sh_x[s] = x_prepared4(32u * (x_g0 + g) + 4u * k);
+    }
     memoryBarrierShared();
     barrier();
 #endif
 }
 
-float xin(uint i)
+// The 32 prepared inputs of segment g of the staged tile.
+void x_seg(uint g, out vec4 xs[8])
 {
 #if X_SHARED
-    return sh_x[i >> 2][i & 3u];
+    uint s = g - x_g0;
+    for (uint k = 0u; k < 8u; k++) xs[k] = sh_x[k * uint(X_TILE_SEG) + s];
 #else
-    return x_direct(i);
-#endif
-}
-
-vec4 xin4(uint i)
-{
-#if X_SHARED
-    return sh_x[i >> 2];
-#else
-    return x_direct4(i);
+    for (uint k = 0u; k < 8u; k++) {
+        uint i = 32u * g + 4u * k;
+        xs[k] = i + 3u < uint(N_IN) ? x_direct4(i) : x_prepared4(i);
+    }
 #endif
 }

@@ -71,10 +71,11 @@ static pdvm_status d1_qkv(gpu_state *s, uint32_t l, uint32_t pos)
 }
 
 /* Chunking of positions [0, n_pos): at most max_chunks chunks of at least
- * GPU_ATTN_MIN_CHUNK positions (the combine reads every chunk per column). */
+ * attn_min_chunk positions (the combine reads every chunk per column). */
 static uint32_t chunk_len(const gpu_state *s, uint32_t n_pos)
 {
-    uint32_t n_chunks = (n_pos + GPU_ATTN_MIN_CHUNK - 1) / GPU_ATTN_MIN_CHUNK;
+    const uint32_t min_chunk = s->k.attn_min_chunk;
+    uint32_t n_chunks = (n_pos + min_chunk - 1) / min_chunk;
     if (n_chunks > s->max_chunks) n_chunks = s->max_chunks;
     if (n_chunks == 0) n_chunks = 1;
     return (n_pos + n_chunks - 1) / n_chunks;

@@ -26,6 +26,7 @@ typedef struct gpu_kernels {
     uint32_t wg_max;    /* largest workgroup the kernels use (power of two) */
     uint32_t wg_attn;   /* attention workgroup */
     uint32_t mv_rows_g; /* rows per lane group in the mat-vec kernels */
+    uint32_t attn_min_chunk; /* fewest positions per attention workgroup */
     gpu_prog **progs;
     size_t n_progs, cap_progs;
     bool profile;

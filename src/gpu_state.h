@@ -14,11 +14,10 @@
 #include "model.h"
 #include "pdvm.h"
 
-/* Attention splits the context into chunks of at least this many
- * positions, and at most GPU_ATTN_MAX_CHUNKS of them: n_head * chunks
- * workgroups keep a big GPU busy (64 halved attention time on an H100
- * against 256), while the combine reads every chunk's partial. */
-enum { GPU_ATTN_MIN_CHUNK = 64, GPU_ATTN_MAX_CHUNKS = 16 };
+/* Attention splits the context into chunks of at least
+ * gpu_kernels.attn_min_chunk positions, and at most GPU_ATTN_MAX_CHUNKS of
+ * them, while the combine reads every chunk's partial. */
+enum { GPU_ATTN_MAX_CHUNKS = 16 };
 
 typedef struct gpu_state {
     const pdvm_model *m;

@@ -2,7 +2,8 @@
  * inputs, outputs poisoned with NaN first (an element the kernel fails to
  * write fails the comparison). Relative error below 1e-5 on f32 paths and
  * 1e-3 where f16 is stored (weights in F16, the KV cache). Sizes are not
- * multiples of the workgroup sizes. One GL context for the whole binary. */
+ * multiples of the workgroup sizes. Everything runs at the driver's limits,
+ * then again under PDVM_LIMITS=minimum. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -581,6 +582,8 @@ static void qkv_fused(void **state)
         /* split into two parts inside the k heads */
         {256, 4, 2, 64, 64, 9, PDVM_ROPE_NEOX, {q80, q40, q4k}, 5},
         {64, 8, 4, 8, 8, 9, PDVM_ROPE_NORM, {f32, f32, f32}, 3},
+        /* n_embd too long to stage under the minimum limits (x from act) */
+        {4160, 2, 1, 64, 64, 5, PDVM_ROPE_NEOX, {q40, q80, f16t}, 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_qkv_case(f, &cases[i]);
 }
@@ -802,5 +805,11 @@ int main(void)
         cmocka_unit_test(embedding_rows),
         cmocka_unit_test(compile_error_names_shader),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    int failed = cmocka_run_group_tests_name("driver limits", tests, setup, teardown);
+    /* Again as if the driver gave only the GLES 3.1 minimums: 128
+     * invocations, 16 KiB shared (inputs staged in tiles or read from
+     * act), no subgroups. */
+    setenv("PDVM_LIMITS", "minimum", 1);
+    failed += cmocka_run_group_tests_name("PDVM_LIMITS=minimum", tests, setup, teardown);
+    return failed;
 }

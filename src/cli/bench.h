@@ -1,0 +1,62 @@
+/* pdvm bench: measurement, report and suite, split by responsibility. */
+#ifndef PDVM_CLI_BENCH_H
+#define PDVM_CLI_BENCH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "model.h"
+#include "pdvm.h"
+
+typedef struct bench_opts {
+    const char *model_path;  /* -m */
+    const char *synthetic;   /* --synthetic NAME */
+    uint32_t type;           /* --type, for synthetic models and --kernel */
+    uint32_t n_prompt, n_gen, n_ctx, depth, reps;
+    bool both, unfused, json, profile, suite;
+    const char *platform;
+    const char *kernel;      /* --kernel matvec */
+    uint32_t rows, cols;
+    const char *out_path;    /* --out: JSON lines appended here too */
+    const char *models_dir;  /* --suite: where the model files are */
+} bench_opts;
+
+typedef struct bench_row {
+    char model[64], arch[32], type[16], device[128], platform[32], mode[8];
+    uint64_t n_params, weight_bytes_per_token;
+    uint32_t n_prompt, n_gen, depth, n_layer;
+    double prefill_tps, decode_tps, ms_per_layer, dispatches_per_token;
+    double achieved_gbps, roofline_gbps, roofline_fraction;
+} bench_row;
+
+/* A model ready to be measured, and how to name it in the rows. */
+typedef struct bench_model {
+    const pdvm_model *model;
+    const char *name;
+    const char *type;
+} bench_model;
+
+/* Measure one model at one depth: one row per mode (fused, and unfused
+ * when opts->both), decode as the median of reps repetitions with the modes
+ * alternating. rows has room for 2; *n_rows receives the count. */
+pdvm_status bench_measure(const bench_opts *o, const bench_model *bm, uint32_t depth,
+                          double roofline_gbps, bench_row *rows, int *n_rows);
+
+/* SSBO read roofline of the platform's device, measured on its own context. */
+pdvm_status bench_roofline(const char *platform, double *gbps, char *device, size_t cap);
+
+void bench_table_header(FILE *f);
+/* other: the unfused row of the same configuration (for the ratio), or NULL. */
+void bench_table_row(FILE *f, const bench_row *r, const bench_row *other);
+void bench_json_row(FILE *f, const bench_row *r);
+
+/* The fixed suite of `make bench`. Returns an exit code. */
+int bench_suite(const bench_opts *o);
+/* --kernel matvec. Returns an exit code. */
+int bench_kernel(const bench_opts *o);
+
+/* Weight type holding most bytes of the model ("q4_0"). */
+const char *bench_model_type(const pdvm_model *m);
+
+#endif

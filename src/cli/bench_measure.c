@@ -1,0 +1,206 @@
+/* One bench configuration: prefill and decode throughput of the GPU
+ * backend, fused and unfused alternating inside one context. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "backend.h"
+#include "bench.h"
+#include "error.h"
+#include "gpu_bench_hooks.h"
+#include "synthetic.h"
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, uint32_t n)
+{
+    qsort(v, n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* Ids are random: timing does not depend on which token is fed. */
+static void random_tokens(int32_t *t, uint32_t n, uint32_t n_vocab, uint32_t seed)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        seed = seed * 1664525u + 1013904223u;
+        t[i] = (int32_t)((seed >> 8) % n_vocab);
+    }
+}
+
+typedef struct bench_ctx {
+    const pdvm_backend_ops *ops;
+    void *state;
+    float *logits;
+    int32_t *tokens;
+    uint32_t n_tokens;
+} bench_ctx;
+
+static pdvm_status time_prefill(bench_ctx *c, uint32_t n, double *tps)
+{
+    if (n == 0) return *tps = 0, PDVM_OK;
+    double t0 = now_s();
+    PDVM_TRY(c->ops->eval(c->state, c->tokens, n, 0, c->logits));
+    *tps = n / (now_s() - t0);
+    return PDVM_OK;
+}
+
+/* Decode n tokens at positions depth..depth+n-1. Each eval reads the logits
+ * back, so the wall clock includes all GPU work of the step. */
+static pdvm_status time_decode(bench_ctx *c, uint32_t depth, uint32_t n, double *tps,
+                               uint64_t *dispatches)
+{
+    pdvm_session_stats before, after;
+    c->ops->stats(c->state, &before);
+    double t0 = now_s();
+    for (uint32_t i = 0; i < n; i++)
+        PDVM_TRY(c->ops->eval(c->state, &c->tokens[i % c->n_tokens], 1, depth + i, c->logits));
+    *tps = n / (now_s() - t0);
+    c->ops->stats(c->state, &after);
+    *dispatches = after.dispatches - before.dispatches;
+    return PDVM_OK;
+}
+
+static void fill_row(bench_row *r, const bench_opts *o, const bench_model *bm, uint32_t depth,
+                     const pdvm_session_stats *st, bool unfused, double roofline)
+{
+    const pdvm_hparams *hp = &bm->model->hp;
+    memset(r, 0, sizeof *r);
+    snprintf(r->model, sizeof r->model, "%s", bm->name);
+    snprintf(r->arch, sizeof r->arch, "%s", hp->arch);
+    snprintf(r->type, sizeof r->type, "%s", bm->type);
+    snprintf(r->device, sizeof r->device, "%s", st->device);
+    snprintf(r->platform, sizeof r->platform, "%s", st->platform);
+    snprintf(r->mode, sizeof r->mode, "%s", unfused ? "unfused" : "fused");
+    r->n_params = bm->model->n_params;
+    r->n_prompt = o->n_prompt;
+    r->n_gen = o->n_gen;
+    r->depth = depth;
+    r->n_layer = hp->n_layer;
+    r->weight_bytes_per_token = pdvm_model_weight_bytes_per_token(bm->model);
+    r->roofline_gbps = roofline;
+}
+
+/* K and V rows read per token, averaged over the decoded positions. */
+static double kv_bytes_per_token(const pdvm_hparams *hp, uint32_t depth, uint32_t n_gen)
+{
+    double positions = depth + 0.5 * (n_gen + 1);
+    return 2.0 * 2.0 * hp->n_layer * hp->n_head_kv * hp->head_dim * positions;
+}
+
+static void finish_row(bench_row *r, const pdvm_hparams *hp, double *tps, uint32_t reps,
+                       uint64_t dispatches)
+{
+    r->decode_tps = median(tps, reps);
+    r->ms_per_layer = 1000.0 / r->decode_tps / hp->n_layer;
+    r->dispatches_per_token = (double)dispatches / r->n_gen;
+    double bytes = (double)r->weight_bytes_per_token + kv_bytes_per_token(hp, r->depth, r->n_gen);
+    r->achieved_gbps = bytes * r->decode_tps / 1e9;
+    r->roofline_fraction = r->roofline_gbps > 0 ? r->achieved_gbps / r->roofline_gbps : 0;
+}
+
+static pdvm_status run_modes(bench_ctx *c, const bench_opts *o, uint32_t depth, int n_modes,
+                             bench_row *rows, const pdvm_hparams *hp)
+{
+    double *tps = calloc((size_t)n_modes * o->reps, sizeof *tps);
+    uint64_t disp[2] = {0, 0};
+    if (!tps) return pdvm_fail(PDVM_ERR_NOMEM, "bench: out of memory");
+    pdvm_status st = PDVM_OK;
+    for (int m = 0; m < n_modes && st == PDVM_OK; m++) {
+        /* Warm-up compiles every program of the chain before timing. */
+        st = pdvm_gpu_set_unfused(c->state, n_modes == 2 ? m == 1 : o->unfused);
+        if (st == PDVM_OK) st = c->ops->eval(c->state, c->tokens, 1, depth, c->logits);
+        if (st == PDVM_OK) st = time_prefill(c, o->n_prompt, &rows[m].prefill_tps);
+    }
+    for (uint32_t rep = 0; rep < o->reps && st == PDVM_OK; rep++)
+        for (int m = 0; m < n_modes && st == PDVM_OK; m++) {
+            st = pdvm_gpu_set_unfused(c->state, n_modes == 2 ? m == 1 : o->unfused);
+            if (st == PDVM_OK)
+                st = time_decode(c, depth, o->n_gen, &tps[m * o->reps + rep], &disp[m]);
+        }
+    for (int m = 0; m < n_modes && st == PDVM_OK; m++)
+        finish_row(&rows[m], hp, &tps[m * o->reps], o->reps, disp[m]);
+    free(tps);
+    return st;
+}
+
+/* Per-dispatch breakdown of the fused chain: GPU time per kernel for one
+ * decode step and for one layer. */
+static pdvm_status bench_profile(bench_ctx *c, const bench_opts *o, uint32_t depth,
+                                 const pdvm_hparams *hp)
+{
+    PDVM_TRY(pdvm_gpu_set_unfused(c->state, o->unfused));
+    PDVM_TRY(pdvm_gpu_profile(c->state, true));
+    uint64_t disp;
+    double tps;
+    pdvm_status st = time_decode(c, depth, o->n_gen, &tps, &disp);
+    pdvm_kernel_time k[32];
+    size_t n = pdvm_gpu_profile_read(c->state, k, 32);
+    pdvm_gpu_profile(c->state, false);
+    PDVM_TRY(st);
+    double total = 0;
+    for (size_t i = 0; i < n; i++) total += k[i].total_us;
+    fprintf(stderr, "\nper-dispatch GPU time (%s, depth %u, %u tokens, timer queries):\n",
+            o->unfused ? "unfused" : "fused", depth, o->n_gen);
+    fprintf(stderr, "  %-24s %8s %12s %12s %7s\n", "kernel", "calls/tok", "us/token",
+            "us/layer", "share");
+    for (size_t i = 0; i < n; i++)
+        fprintf(stderr, "  %-24s %8.1f %12.1f %12.2f %6.1f%%\n", k[i].name,
+                (double)k[i].calls / o->n_gen, k[i].total_us / o->n_gen,
+                k[i].total_us / o->n_gen / hp->n_layer, 100.0 * k[i].total_us / total);
+    fprintf(stderr, "  %-24s %8s %12.1f   (wall %.1f us/token while profiling)\n", "sum", "",
+            total / o->n_gen, 1e6 / tps);
+    return PDVM_OK;
+}
+
+static uint32_t bench_n_ctx(const bench_opts *o, uint32_t depth)
+{
+    uint32_t need = depth + o->n_gen + 1;
+    if (o->n_prompt > need) need = o->n_prompt;
+    return o->n_ctx > need ? o->n_ctx : need;
+}
+
+pdvm_status bench_measure(const bench_opts *o, const bench_model *bm, uint32_t depth,
+                          double roofline_gbps, bench_row *rows, int *n_rows)
+{
+    const pdvm_hparams *hp = &bm->model->hp;
+    const int n_modes = o->both ? 2 : 1;
+    pdvm_session_params params = pdvm_session_default_params();
+    params.platform = o->platform;
+    params.unfused = o->unfused;
+    bench_ctx c = {.ops = &pdvm_backend_gpu_ops, .n_tokens = o->n_prompt > 64 ? o->n_prompt : 64};
+    c.logits = malloc(sizeof(float) * hp->n_vocab);
+    c.tokens = malloc(sizeof(int32_t) * c.n_tokens);
+    if (!c.logits || !c.tokens) {
+        free(c.logits), free(c.tokens);
+        return pdvm_fail(PDVM_ERR_NOMEM, "bench: out of memory");
+    }
+    random_tokens(c.tokens, c.n_tokens, hp->n_vocab, 12345u);
+    pdvm_status st = c.ops->create(bm->model, &params, bench_n_ctx(o, depth), &c.state);
+    if (st == PDVM_OK) {
+        pdvm_session_stats info;
+        c.ops->stats(c.state, &info);
+        for (int m = 0; m < n_modes; m++)
+            fill_row(&rows[m], o, bm, depth, &info, n_modes == 2 ? m == 1 : o->unfused,
+                     roofline_gbps);
+        st = run_modes(&c, o, depth, n_modes, rows, hp);
+        if (st == PDVM_OK && o->profile) st = bench_profile(&c, o, depth, hp);
+        c.ops->destroy(c.state);
+    }
+    free(c.logits);
+    free(c.tokens);
+    *n_rows = st == PDVM_OK ? n_modes : 0;
+    return st;
+}
