@@ -9,22 +9,25 @@ float deq_f32(uint rowb, uint i) { return uintBitsToFloat(wb[(rowb >> 2) + i]); 
 
 float deq_f16(uint rowb, uint i) { return wb_f16(rowb + 2u * i); }
 
-// Q8_0: 34-byte blocks of 32: f16 d, int8 qs[32]; y = d * q.
+// Q8_0 and Q4_0 rows on the GPU hold all blocks' quants, then their f16
+// scales (gpu_repack.h); the includer defines ROW_LEN (elements a row).
+uint q8_0_scale_byte(uint rowb, uint blk) { return rowb + uint(ROW_LEN / 32) * 32u + 2u * blk; }
+uint q4_0_scale_byte(uint rowb, uint blk) { return rowb + uint(ROW_LEN / 32) * 16u + 2u * blk; }
+
+// Q8_0: blocks of 32: f16 d, int8 qs[32]; y = d * q.
 float deq_q8_0(uint rowb, uint i)
 {
-    uint bb = rowb + (i >> 5) * 34u;
-    return wb_f16(bb) * float(wb_s8(bb + 2u + (i & 31u)));
+    return wb_f16(q8_0_scale_byte(rowb, i >> 5)) * float(wb_s8(rowb + i));
 }
 
-// Q4_0: 18-byte blocks of 32: f16 d, qs[16]; element j < 16 is the low
-// nibble of qs[j], element j + 16 the high one; y = d * (q - 8).
+// Q4_0: blocks of 32: f16 d, qs[16]; element j < 16 is the low nibble of
+// qs[j], element j + 16 the high one; y = d * (q - 8).
 float deq_q4_0(uint rowb, uint i)
 {
-    uint bb = rowb + (i >> 5) * 18u;
     uint j = i & 31u;
-    uint byte = wb_u8(bb + 2u + (j & 15u));
+    uint byte = wb_u8(rowb + (i >> 5) * 16u + (j & 15u));
     uint q = j < 16u ? (byte & 15u) : (byte >> 4);
-    return float(int(q) - 8) * wb_f16(bb);
+    return float(int(q) - 8) * wb_f16(q4_0_scale_byte(rowb, i >> 5));
 }
 
 // Q4_K scale and min of sub-block j (0..7) from the 12 packed bytes at sb:

@@ -9,6 +9,7 @@ layout(std430, binding = 1) readonly restrict buffer Weights { uint wb[]; };
 uniform uint u_x;    // act: x
 uniform uint u_rowb; // wb byte of the token's row
 
+#define ROW_LEN N
 #include "deq.glsl"
 
 void main()

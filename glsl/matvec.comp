@@ -10,7 +10,7 @@
 // several rows per group, the input prepared once per workgroup (xin.glsl)
 // and each segment of it loaded once for all of a group's rows.
 // Defines: WG_SIZE, N_IN, ROWS_G, TPR_SHARED, X_SHARED, X_TILE_SEG, IN_MODE, OUT_MODE,
-// DOT_A, RB_A (and DOT_B, RB_B for OUT_MODE 2), EPS (IN_MODE 1), N_HEAD,
+// DOT_A, RB_A (and DOT_B, RB_B for OUT_MODE 2), WB4, EPS (IN_MODE 1), N_HEAD,
 // HEAD_DIM, MAX_SLOTS (IN_MODE 2). Grid: ceil(u_nrows / RPW) workgroups,
 // folded into y when x would pass the driver's group-count limit.
 layout(local_size_x = WG_SIZE) in;
@@ -19,6 +19,9 @@ layout(std430, binding = 0) restrict buffer Act { float act[]; };
 layout(std430, binding = 0) readonly restrict buffer Act4 { vec4 act4[]; };
 #define HAVE_ACT4
 layout(std430, binding = 1) readonly restrict buffer Weights { uint wb[]; };
+#if WB4
+layout(std430, binding = 1) readonly restrict buffer Weights4 { uvec4 wb4[]; };
+#endif
 
 uniform uint u_x;      // act: input (IN_MODE 2: the partials)
 uniform uint u_y;      // act: output
@@ -51,29 +54,43 @@ void main()
         accb[j] = 0.0;
 #endif
     }
+    // Rows past the end read the last row (their sums are dropped): no
+    // branch in the loop, so the compiler can issue every row's loads
+    // before the arithmetic.
     uint rowb_a[ROWS_G];
 #if OUT_MODE == 2
     uint rowb_b[ROWS_G];
 #endif
-    uint n_mine = 0u; // rows of this group that exist
     for (uint j = 0u; j < uint(ROWS_G); j++) {
-        if (first + j < u_nrows) n_mine = j + 1u;
-        rowb_a[j] = u_a + (first + j) * uint(RB_A);
+        uint row = min(first + j, u_nrows - 1u);
+        rowb_a[j] = u_a + row * uint(RB_A);
 #if OUT_MODE == 2
-        rowb_b[j] = u_b + (first + j) * uint(RB_B);
+        rowb_b[j] = u_b + row * uint(RB_B);
 #endif
     }
     for (uint tile = 0u; tile < uint(X_TILES); tile++) {
         x_stage(tile);
         uint g_end = min(x_g0 + uint(X_TILE_SEG), uint(N_SEG));
-        for (uint g = x_g0 + ROW_LANE; g < g_end; g += uint(TPR)) {
-            vec4 xs[8];
-            x_seg(g, xs);
+        uint g = x_g0 + ROW_LANE;
+        // Two segments a step: twice the bytes in flight per lane.
+        for (; g + uint(TPR) < g_end; g += 2u * uint(TPR)) {
+            vec4 xa[8], xb[8];
+            x_seg(g, xa);
+            x_seg(g + uint(TPR), xb);
             for (uint j = 0u; j < uint(ROWS_G); j++) {
-                if (j >= n_mine) break;
-                acc[j] += DOT_A(rowb_a[j], g, xs);
+                acc[j] += DOT_A(rowb_a[j], g, xa) + DOT_A(rowb_a[j], g + uint(TPR), xb);
 #if OUT_MODE == 2
-                accb[j] += DOT_B(rowb_b[j], g, xs);
+                accb[j] += DOT_B(rowb_b[j], g, xa) + DOT_B(rowb_b[j], g + uint(TPR), xb);
+#endif
+            }
+        }
+        if (g < g_end) {
+            vec4 xa[8];
+            x_seg(g, xa);
+            for (uint j = 0u; j < uint(ROWS_G); j++) {
+                acc[j] += DOT_A(rowb_a[j], g, xa);
+#if OUT_MODE == 2
+                accb[j] += DOT_B(rowb_b[j], g, xa);
 #endif
             }
         }

@@ -10,11 +10,14 @@
 // N_HEAD_KV, EPS, SLICE (divides HEAD_DIM), UNITS, ROWS_G,
 // TPR_SHARED, X_SHARED, SPLIT (NEOX with n_rot == head_dim: a slice takes
 // SLICE/2 dimensions from each half), DOT_Q/K/V and RB_Q/K/V (dot function
-// and row bytes of each projection's weight type).
+// and row bytes of each projection's weight type), WB4 (dot.glsl).
 layout(local_size_x = WG_SIZE) in;
 
 layout(std430, binding = 0) restrict buffer Act { float act[]; };
 layout(std430, binding = 1) readonly restrict buffer Weights { uint wb[]; };
+#if WB4
+layout(std430, binding = 1) readonly restrict buffer Weights4 { uvec4 wb4[]; };
+#endif
 layout(std430, binding = 2) writeonly restrict buffer KCache { uint kc[]; };
 layout(std430, binding = 3) writeonly restrict buffer VCache { uint vc[]; };
 
@@ -140,10 +143,8 @@ void main()
         for (uint g = ROW_LANE; g < uint(N_SEG); g += uint(TPR)) {
             vec4 xs[8];
             x_seg(g, xs);
-            for (uint j = 0u; j < uint(ROWS_G); j++) {
-                if (first + j >= n_rows) break;
+            for (uint j = 0u; j < uint(ROWS_G); j++) // rows past the end: dropped
                 acc[j] += seg_dot(region[j], rowb[j], g, xs);
-            }
         }
         rows_reduce(acc);
         float scale = x_scale;

@@ -4,7 +4,8 @@
 // every other byte is a hash, so any quantized value is legal.
 // Defines from the host: WG_SIZE; BLOCK_BYTES; SCALE_A, SCALE_B (byte
 // offsets of f16 scales inside a block, -1 when absent); ALL_HALF (every
-// 2 bytes is an f16, for F16) or ALL_FLOAT (F32).
+// 2 bytes is an f16, for F16) or ALL_FLOAT (F32); SOA_QBYTES (quant bytes
+// a block) when rows hold all quants, then all scales (gpu_repack.h).
 layout(local_size_x = WG_SIZE) in;
 
 layout(std430, binding = 0) writeonly buffer Dst { uint words[]; };
@@ -12,6 +13,7 @@ layout(std430, binding = 0) writeonly buffer Dst { uint words[]; };
 uniform uint n_words;
 uniform uint seed;
 uniform uint first_word;  // grid-stride window start (dispatch count limits)
+uniform uint row_bytes;   // the fill starts at a row (SOA_QBYTES layout)
 
 uint hash(uint x)
 {
@@ -41,6 +43,13 @@ int scale_field(int off)
 
 uint byte_at(uint b)
 {
+#ifdef SOA_QBYTES
+    uint row = b / row_bytes, off_r = b - row * row_bytes;
+    uint nb = row_bytes / uint(BLOCK_BYTES), qend = nb * uint(SOA_QBYTES);
+    if (off_r < qend) return hash(b ^ seed) & 0xFFu;
+    uint scale = scale_half((row * nb + (off_r - qend) / 2u) * 2u);
+    return ((off_r - qend) & 1u) == 0u ? (scale & 0xFFu) : (scale >> 8);
+#else
     uint block = b / uint(BLOCK_BYTES);
     int off = int(b % uint(BLOCK_BYTES));
     int field = scale_field(off);
@@ -48,6 +57,7 @@ uint byte_at(uint b)
     int start = field == 0 ? SCALE_A : SCALE_B;
     uint half_bits = scale_half(block * 2u + uint(field));
     return off == start ? (half_bits & 0xFFu) : (half_bits >> 8);
+#endif
 }
 
 void main()

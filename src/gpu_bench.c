@@ -95,7 +95,7 @@ pdvm_status pdvm_gpu_bench_matvec(pdvm_gl *gl, uint32_t type, uint32_t rows, uin
     }
     pdvm_gl_buffer w = {0}, act = {0};
     pdvm_status st = pdvm_gl_buffer_create(gl, (bytes + 15) / 16 * 16, NULL, &w);
-    if (st == PDVM_OK) st = pdvm_synth_fill(gl, &w, 0, bytes, type, 1234);
+    if (st == PDVM_OK) st = pdvm_synth_fill(gl, &w, 0, bytes, rb, type, 1234);
     float *x = calloc((size_t)cols + rows, sizeof *x);
     if (!x && st == PDVM_OK) st = pdvm_fail(PDVM_ERR_NOMEM, "bench matvec: vectors");
     for (uint32_t i = 0; x && i < cols; i++) x[i] = (float)((i * 2654435761u) % 1000) / 1000.0f - 0.5f;

@@ -32,17 +32,18 @@ pdvm_status gpu_kernels_init(gpu_kernels *k, pdvm_gl *gl)
     memset(k, 0, sizeof *k);
     k->gl = gl;
     k->lim = pdvm_gl_get_limits(gl);
-    /* Matrix-vector kernels: 256 invocations with subgroups (8 subgroups
-     * of rows on NVIDIA measured fastest); 64 without, where every row
-     * reduction costs barriers over the whole group (llvmpipe: stories260K
-     * decode 1.5x faster than with 256). Attention: 128 (one tile of
-     * positions). Shared memory: the reductions' slot per invocation plus
-     * the attention kernel's three, with room left. */
+    /* Matrix-vector kernels: 512 invocations with subgroups, 2 rows per
+     * subgroup (H200, `pdvm bench --kernel matvec` over 256..1024 x 1..4:
+     * q4_0 4096x14336 24.7 us against 33.2 at 256 x 2, f16 40.2 against
+     * 50.8: more rows share each staged input); 64 without, where every
+     * row reduction costs barriers over the whole group (llvmpipe:
+     * stories260K decode 1.5x faster than with 256). Attention: 128 (one
+     * tile of positions). */
     /* PDVM_MV_WG and PDVM_MV_ROWS override the mat-vec layout, for tuning
      * on a new device with `pdvm bench --kernel matvec`. */
     const char *wg_env = getenv("PDVM_MV_WG"), *rows_env = getenv("PDVM_MV_ROWS");
     uint32_t want = wg_env ? (uint32_t)strtoul(wg_env, NULL, 10) : 0;
-    uint32_t dflt = k->lim->subgroup ? 256 : 64;
+    uint32_t dflt = k->lim->subgroup ? 512 : 64;
     k->wg_max = pdvm_gl_wg_size(gl, want >= 32 && want <= 1024 ? want : dflt, 8);
     k->mv_rows_g = rows_env ? (uint32_t)strtoul(rows_env, NULL, 10) : 0;
     if (k->mv_rows_g < 1 || k->mv_rows_g > 8) k->mv_rows_g = 2;
@@ -227,6 +228,18 @@ const char *gpu_dot_fn(uint32_t type)
     case PDVM_TYPE_Q4_0: return "dot_q4_0";
     case PDVM_TYPE_Q4_K: return "dot_q4_k";
     case PDVM_TYPE_Q6_K: return "dot_q6_k";
+    default: return NULL;
+    }
+}
+
+const char *gpu_dot_fn_v4(uint32_t type)
+{
+    switch (type) {
+    case PDVM_TYPE_F32: return "dot_f32_v4";
+    case PDVM_TYPE_F16: return "dot_f16_v4";
+    case PDVM_TYPE_Q8_0: return "dot_q8_0_v4";
+    case PDVM_TYPE_Q4_0: return "dot_q4_0_v4";
+    case PDVM_TYPE_Q4_K: return "dot_q4_k_v4";
     default: return NULL;
     }
 }

@@ -74,6 +74,15 @@ static pdvm_status check_type(uint32_t type)
                      pdvm_type_name(type));
 }
 
+/* The dot function for rows of `type` of rb bytes from byte `base`: the
+ * uvec4 variant when the kernel declares the view and every row starts on
+ * 16 bytes. */
+static const char *dot_for(bool wb4, uint32_t type, uint64_t rb, uint64_t base)
+{
+    const char *v4 = gpu_dot_fn_v4(type);
+    return wb4 && v4 && rb % 16 == 0 && base % 16 == 0 ? v4 : gpu_dot_fn(type);
+}
+
 static void bind(gpu_kernels *k, uint32_t binding, const pdvm_gl_buffer *b)
 {
     pdvm_gl_bind(k->gl, binding, b, 0, 0);
@@ -90,11 +99,14 @@ pdvm_status gpu_op_matvec(gpu_kernels *k, const gpu_mv_args *a)
     gpu_defs_int(&d, "N_IN", a->n_in);
     gpu_defs_int(&d, "IN_MODE", a->in_mode);
     gpu_defs_int(&d, "OUT_MODE", a->out_mode);
-    gpu_defs_str(&d, "DOT_A", gpu_dot_fn(a->type_a));
+    /* matvec.comp declares 4 storage blocks with the uvec4 view: within
+     * the GLES 3.1 minimum. */
+    gpu_defs_int(&d, "WB4", 1);
+    gpu_defs_str(&d, "DOT_A", dot_for(true, a->type_a, a->rb_a, a->a_byte));
     gpu_defs_int(&d, "RB_A", (long long)a->rb_a);
     if (a->out_mode == GPU_OUT_SWIGLU) {
         PDVM_TRY(check_type(a->type_b));
-        gpu_defs_str(&d, "DOT_B", gpu_dot_fn(a->type_b));
+        gpu_defs_str(&d, "DOT_B", dot_for(true, a->type_b, a->rb_b, a->b_byte));
         gpu_defs_int(&d, "RB_B", (long long)a->rb_b);
     }
     if (a->in_mode == GPU_IN_NORM) gpu_defs_float(&d, "EPS", a->eps);
@@ -175,8 +187,11 @@ static void qkv_defines(gpu_kernels *k, const gpu_qkv_args *a, gpu_defs *d)
     gpu_defs_int(d, "UNITS", units);
     gpu_defs_int(d, "SPLIT", split);
     const char *dot[] = {"DOT_Q", "DOT_K", "DOT_V"}, *rb[] = {"RB_Q", "RB_K", "RB_V"};
+    /* The uvec4 view is a fifth storage block here. */
+    bool wb4 = k->lim->max_ssbo_bindings >= 5;
+    gpu_defs_int(d, "WB4", wb4);
     for (int i = 0; i < 3; i++) {
-        gpu_defs_str(d, dot[i], gpu_dot_fn(a->type[i]));
+        gpu_defs_str(d, dot[i], dot_for(wb4, a->type[i], a->rb[i], a->base_byte[i]));
         gpu_defs_int(d, rb[i], (long long)a->rb[i]);
     }
 }

@@ -1,17 +1,18 @@
 /* Buffers of the memory plans, and the weight upload: every part's rows
- * copied as they are in the GGUF file (block format), its norm copy as
- * f32. Tensors without data (synthetic models) are filled on the GPU with
+ * copied in their block format (Q4_0 and Q8_0 rows rearranged, see
+ * gpu_repack.h), its norm copy as f32. Tensors without data (synthetic models) are filled on the GPU with
  * random valid blocks. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "error.h"
+#include "gpu_repack.h"
 #include "gpu_state.h"
 #include "quant.h"
 #include "synth_fill.h"
 
-enum { GPU_PROGRESS_MIN_BYTES = 100 * 1000 * 1000 };
+enum { GPU_PROGRESS_MIN_BYTES = 100 * 1000 * 1000, GPU_REPACK_CHUNK = 16 << 20 };
 
 typedef struct upload_progress {
     bool on;
@@ -39,7 +40,7 @@ static pdvm_status upload_norm(gpu_state *s, const pdvm_gl_buffer *b, uint64_t o
                                const pdvm_tensor *t)
 {
     uint32_t n = s->m->hp.n_embd;
-    if (!t->data) return pdvm_synth_fill(s->gl, b, off, (uint64_t)n * 4, PDVM_TYPE_F32,
+    if (!t->data) return pdvm_synth_fill(s->gl, b, off, (uint64_t)n * 4, 0, PDVM_TYPE_F32,
                                          tensor_seed(t, 0));
     float *f = malloc((size_t)n * sizeof *f);
     if (!f) return pdvm_fail(PDVM_ERR_NOMEM, "GPU upload: %s", t->name);
@@ -53,10 +54,23 @@ static pdvm_status upload_seg(gpu_state *s, const pdvm_gl_buffer *b, const gpu_s
 {
     uint64_t bytes = (uint64_t)g->n_rows * g->t->row_bytes;
     if (bytes == 0) return PDVM_OK;
+    const uint64_t rb = g->t->row_bytes;
     if (!g->t->data)
-        return pdvm_synth_fill(s->gl, b, g->off, bytes, g->t->type, tensor_seed(g->t, g->row0));
-    const uint8_t *src = (const uint8_t *)g->t->data + (uint64_t)g->row0 * g->t->row_bytes;
-    return pdvm_gl_buffer_write(s->gl, b, g->off, bytes, src);
+        return pdvm_synth_fill(s->gl, b, g->off, bytes, rb, g->t->type, tensor_seed(g->t, g->row0));
+    const uint8_t *src = (const uint8_t *)g->t->data + (uint64_t)g->row0 * rb;
+    if (!gpu_repacked(g->t->type)) return pdvm_gl_buffer_write(s->gl, b, g->off, bytes, src);
+    /* Rearranged through a staging buffer of whole rows. */
+    uint64_t chunk_rows = GPU_REPACK_CHUNK / rb ? GPU_REPACK_CHUNK / rb : 1;
+    uint8_t *tmp = malloc(chunk_rows * rb);
+    if (!tmp) return pdvm_fail(PDVM_ERR_NOMEM, "staging %llu bytes", (unsigned long long)(chunk_rows * rb));
+    pdvm_status st = PDVM_OK;
+    for (uint64_t r = 0; r < g->n_rows && st == PDVM_OK; r += chunk_rows) {
+        uint64_t n = g->n_rows - r < chunk_rows ? g->n_rows - r : chunk_rows;
+        gpu_repack_rows(g->t->type, rb, n, src + r * rb, tmp);
+        st = pdvm_gl_buffer_write(s->gl, b, g->off + r * rb, n * rb, tmp);
+    }
+    free(tmp);
+    return st;
 }
 
 static pdvm_status upload_group(gpu_state *s, const gpu_group *g, upload_progress *pr)

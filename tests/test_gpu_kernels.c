@@ -17,6 +17,7 @@
 
 #include "gl_util.h"
 #include "gpu_ops.h"
+#include "gpu_repack.h"
 #include "quant.h"
 #include "reference.h"
 #include "test_util.h"
@@ -342,8 +343,8 @@ static void matvec_case(fixture *f, uint32_t type, uint32_t type_b, uint32_t n_i
     uint8_t *w = calloc(1, b_off + rb_b * n_out + 16);
     assert_non_null(w);
     memcpy(w, nw, n_in * 4);
-    memcpy(w + a_off, wa, rb * n_out);
-    if (wb) memcpy(w + b_off, wb, rb_b * n_out);
+    gpu_repack_rows(type, rb, n_out, wa, w + a_off); /* the GPU's row layout */
+    if (wb) gpu_repack_rows(type_b, rb_b, n_out, wb, w + b_off);
 
     const uint32_t x = 3, y = x + n_in + 5, n_act = y + n_out + 7;
     float *act = nan_floats(n_act);
@@ -400,9 +401,12 @@ static const uint32_t all_types[] = {PDVM_TYPE_F32, PDVM_TYPE_F16, PDVM_TYPE_Q8_
                                      PDVM_TYPE_Q4_0, PDVM_TYPE_Q4_K, PDVM_TYPE_Q6_K};
 
 /* Row lengths per type: not multiples of the workgroup's segment stride;
- * F32/F16 also not multiples of 32 (stories260K's ffn_down rows are 172). */
+ * F32/F16 also not multiples of 32 (stories260K's ffn_down rows are 172).
+ * which == 2: 512, rows on 16 bytes for every type but Q6_K (the uvec4
+ * dot variants). */
 static uint32_t odd_n_in(uint32_t type, int which)
 {
+    if (which == 2) return 512;
     if (type == PDVM_TYPE_Q4_K || type == PDVM_TYPE_Q6_K) return which ? 4608 : 768;
     if (type == PDVM_TYPE_Q8_0 || type == PDVM_TYPE_Q4_0) return which ? 4128 : 96;
     return which ? 4099 : 172;
@@ -412,7 +416,7 @@ static void matvec_types(void **state)
 {
     fixture *f = *state;
     for (size_t i = 0; i < sizeof all_types / sizeof all_types[0]; i++)
-        for (int which = 0; which < 2; which++)
+        for (int which = 0; which < 3; which++)
             matvec_case(f, all_types[i], 0, odd_n_in(all_types[i], which), 37, GPU_IN_PLAIN,
                         GPU_OUT_STORE, 1e-5);
 }
@@ -473,7 +477,7 @@ static void run_qkv_case(fixture *f, const qkv_case *c)
     assert_true(w && nw);
     test_fill_random(nw, c->n_embd, 3, 0.5f, 1.5f);
     memcpy(w, nw, c->n_embd * 4);
-    for (int k = 0; k < 3; k++) memcpy(w + off[k], wt[k], rb[k] * rows[k]);
+    for (int k = 0; k < 3; k++) gpu_repack_rows(c->type[k], rb[k], rows[k], wt[k], w + off[k]);
 
     /* act: x, q, cos/sin table; poisoned. KV slab of 5 positions, stride 5. */
     const uint32_t x = 1, q = x + c->n_embd, cs = q + rows[0], n_act = cs + c->n_rot + 2;
@@ -760,7 +764,11 @@ static void embedding_rows(void **state)
         uint8_t *w = random_weights(t, n, 7, 5 + i, &rb);
         float *act = nan_floats(n + 8), *want = malloc(n * 4), *got = malloc(n * 4);
         assert_true(want && got);
-        pdvm_gl_buffer b_w = make_buffer(f, w, rb * 7), b_act = make_buffer(f, act, (n + 8) * 4);
+        uint8_t *wg = malloc(rb * 7);
+        assert_non_null(wg);
+        gpu_repack_rows(t, rb, 7, w, wg);
+        pdvm_gl_buffer b_w = make_buffer(f, wg, rb * 7), b_act = make_buffer(f, act, (n + 8) * 4);
+        free(wg);
         for (uint32_t row = 0; row < 7; row += 3) {
             pdvm_dequant_row(t, w + row * rb, want, n);
             LAUNCH(gpu_op_embd(&f->k, &b_act, &b_w, t, n, 3, row * rb));
