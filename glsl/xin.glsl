@@ -105,31 +105,6 @@ vec4 x_raw4_pad(uint i)
     return raw;
 }
 
-void x_prepare()
-{
-#if IN_MODE == 2
-    combine_weights();
-#endif
-#if IN_MODE == 1
-    float ss = 0.0;
-    for (uint i = gl_LocalInvocationIndex; i < uint((N_IN + 3) / 4); i += uint(WG_SIZE)) {
-        vec4 raw = x_raw4_pad(4u * i);
-        ss += dot(raw, raw);
-    }
-#if ROWS_SUBGROUP
-    ss = subgroupAdd(ss);
-    if (subgroupElect()) sh_ss[gl_SubgroupID] = ss;
-    memoryBarrierShared();
-    barrier();
-    ss = 0.0;
-    for (uint i = 0u; i < gl_NumSubgroups; i++) ss += sh_ss[i];
-#else
-    ss = wg_sum(ss);
-#endif
-    x_scale = 1.0 / sqrt(ss / float(N_IN) + EPS);
-#endif
-}
-
 // Prepared vec4 at element i (a multiple of 4), zeros past the end.
 vec4 x_prepared4(uint i)
 {
@@ -147,10 +122,51 @@ vec4 x_prepared4(uint i)
 #endif
 }
 
+// With one tile and a norm, x_prepare stages x in the same pass that sums
+// its squares (the reduction's barrier publishes it): one read of x and
+// one barrier round fewer for every workgroup.
+#define X_PRESTAGED (X_SHARED && X_TILES == 1 && IN_MODE == 1)
+
+void x_prepare()
+{
+#if IN_MODE == 2
+    combine_weights();
+#endif
+#if IN_MODE == 1
+    float ss = 0.0;
+#if X_PRESTAGED
+    for (uint s = gl_LocalInvocationIndex; s < 8u * uint(X_TILE_SEG); s += uint(WG_SIZE)) {
+        uint i = 32u * (s % uint(X_TILE_SEG)) + 4u * (s / uint(X_TILE_SEG));
+        vec4 raw = i < uint(N_IN) ? x_raw4_pad(i) : vec4(0.0);
+        ss += dot(raw, raw);
+        vec4 w = vec4(0.0);
+        for (uint k = 0u; k < 4u && i + k < uint(N_IN); k++) w[k] = norm_w(i + k);
+        sh_x[s] = raw * w;
+    }
+#else
+    for (uint i = gl_LocalInvocationIndex; i < uint((N_IN + 3) / 4); i += uint(WG_SIZE)) {
+        vec4 raw = x_raw4_pad(4u * i);
+        ss += dot(raw, raw);
+    }
+#endif
+#if ROWS_SUBGROUP
+    ss = subgroupAdd(ss);
+    if (subgroupElect()) sh_ss[gl_SubgroupID] = ss;
+    memoryBarrierShared();
+    barrier();
+    ss = 0.0;
+    for (uint i = 0u; i < gl_NumSubgroups; i++) ss += sh_ss[i];
+#else
+    ss = wg_sum(ss);
+#endif
+    x_scale = 1.0 / sqrt(ss / float(N_IN) + EPS);
+#endif
+}
+
 void x_stage(uint tile)
 {
     x_g0 = tile * uint(X_TILE_SEG);
-#if X_SHARED
+#if X_SHARED && !X_PRESTAGED
     if (tile > 0u) barrier(); // every read of the previous tile is done
     for (uint s = gl_LocalInvocationIndex; s < 8u * uint(X_TILE_SEG); s += uint(WG_SIZE)) {
         uint g = s % uint(X_TILE_SEG), k = s / uint(X_TILE_SEG);
