@@ -13,6 +13,7 @@ enum { GPU_MAX_UNIFORMS = 24 };
 
 struct gpu_prog {
     char shader[32];
+    char label[40]; /* name in the profile: the shader unless set */
     char *defines;
     pdvm_gl_program prog;
     const char *uni_name[GPU_MAX_UNIFORMS];
@@ -143,6 +144,7 @@ pdvm_status gpu_prog_get(gpu_kernels *k, const char *shader, const gpu_defs *d, 
         return pdvm_fail(PDVM_ERR_NOMEM, "shader '%s': out of host memory", shader);
     }
     snprintf(p->shader, sizeof p->shader, "%s", shader);
+    snprintf(p->label, sizeof p->label, "%s", shader);
     pdvm_status st = pdvm_gl_program_build(k->gl, shader, d->text, &p->prog);
     if (st == PDVM_OK) st = store_prog(k, p);
     if (st != PDVM_OK) {
@@ -201,8 +203,13 @@ static pdvm_status dispatch(gpu_kernels *k, gpu_prog *p, uint32_t gx, uint32_t g
     uint64_t ns = 0;
     pdvm_status st2 = pdvm_gl_timer_end(k->gl, &ns);
     if (st != PDVM_OK) return st;
-    if (st2 == PDVM_OK) prof_add(k, p->shader, (double)ns / 1e3);
+    if (st2 == PDVM_OK) prof_add(k, p->label, (double)ns / 1e3);
     return PDVM_OK;
+}
+
+void gpu_prog_label(gpu_prog *p, const char *label)
+{
+    snprintf(p->label, sizeof p->label, "%s", label);
 }
 
 pdvm_status gpu_launch(gpu_kernels *k, gpu_prog *p, uint32_t gx, uint32_t gy)

@@ -53,6 +53,10 @@ void gpu_defs_str(gpu_defs *d, const char *name, const char *v);
  * cache) on first use. Errors: PDVM_ERR_GPU naming the shader. */
 pdvm_status gpu_prog_get(gpu_kernels *k, const char *shader, const gpu_defs *d, gpu_prog **out);
 
+/* Name the program's dispatches carry in the profile (default: the
+ * shader's name). */
+void gpu_prog_label(gpu_prog *p, const char *label);
+
 /* Set a uint uniform; names the compiler removed are ignored. */
 void gpu_u32(gpu_prog *p, const char *name, uint32_t v);
 

@@ -3,6 +3,7 @@
 #include "gpu_ops.h"
 
 #include <math.h>
+#include <stdio.h>
 
 #include "error.h"
 #include "quant.h"
@@ -117,6 +118,12 @@ pdvm_status gpu_op_matvec(gpu_kernels *k, const gpu_mv_args *a)
     }
     gpu_prog *p;
     PDVM_TRY(gpu_prog_get(k, "matvec", &d, &p));
+    /* Which fused step a mat-vec is, for the per-dispatch profile. */
+    static const char *const in_name[] = {"", "norm+", "combine+"};
+    static const char *const out_name[] = {"", "+add", "+swiglu"};
+    char label[40];
+    snprintf(label, sizeof label, "%smatvec%s", in_name[a->in_mode % 3], out_name[a->out_mode % 3]);
+    gpu_prog_label(p, label);
     bind(k, B_ACT, a->act);
     bind(k, B_W, a->w);
     gpu_u32(p, "u_x", a->x);
