@@ -26,7 +26,6 @@ static void progress(upload_progress *p, uint64_t bytes)
     p->last = p->done;
     fprintf(stderr, "\rpdvm: uploading weights %llu / %llu MiB",
             (unsigned long long)(p->done >> 20), (unsigned long long)(p->total >> 20));
-    if (p->done >= p->total) fputc('\n', stderr);
 }
 
 static uint32_t tensor_seed(const pdvm_tensor *t, uint32_t row0)
@@ -97,7 +96,10 @@ pdvm_status gpu_upload_weights(gpu_state *s)
         PDVM_TRY(pdvm_gl_buffer_create(s->gl, wp->buf_bytes[b], NULL, &s->wbufs[b]));
     upload_progress pr = {wp->total_bytes > GPU_PROGRESS_MIN_BYTES, 0, wp->total_bytes, 0};
     for (uint32_t i = 0; i < wp->n_groups; i++) PDVM_TRY(upload_group(s, &wp->groups[i], &pr));
-    if (pr.on && pr.last < pr.done) fputc('\n', stderr);
+    /* total counts alignment padding the tensors do not fill: end the
+     * line here, not when done reaches it. */
+    if (pr.on)
+        fprintf(stderr, "\rpdvm: uploaded weights %llu MiB\n", (unsigned long long)(pr.done >> 20));
     return pdvm_gl_check(s->gl, "weight upload");
 }
 
