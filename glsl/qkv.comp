@@ -10,7 +10,8 @@
 // N_HEAD_KV, EPS, SLICE (divides HEAD_DIM), UNITS, ROWS_G,
 // TPR_SHARED, X_SHARED, SPLIT (NEOX with n_rot == head_dim: a slice takes
 // SLICE/2 dimensions from each half), DOT_Q/K/V and RB_Q/K/V (dot function
-// and row bytes of each projection's weight type), WB4 (dot.glsl).
+// and row bytes of each projection's weight type), WB4 (dot.glsl),
+// QKV_ONE_DOT (the three dot functions are the same).
 layout(local_size_x = WG_SIZE) in;
 
 layout(std430, binding = 0) restrict buffer Act { float act[]; };
@@ -77,9 +78,15 @@ uint row_byte(uint region, uint row)
 
 float seg_dot(uint region, uint rowb, uint g, vec4 xs[8])
 {
+#if QKV_ONE_DOT
+    // One weight type for all three (most files): no branch per row, so
+    // the rows' loads can all be issued before the arithmetic.
+    return DOT_Q(rowb, g, xs);
+#else
     if (region == 0u) return DOT_Q(rowb, g, xs);
     if (region == 1u) return DOT_K(rowb, g, xs);
     return DOT_V(rowb, g, xs);
+#endif
 }
 
 // Head (q|k|v space) and region (0 q, 1 k, 2 v) of slice unit index su.

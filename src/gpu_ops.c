@@ -4,6 +4,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "error.h"
 #include "quant.h"
@@ -197,8 +198,11 @@ static void qkv_defines(gpu_kernels *k, const gpu_qkv_args *a, gpu_defs *d)
     /* The uvec4 view is a fifth storage block here. */
     bool wb4 = k->lim->max_ssbo_bindings >= 5;
     gpu_defs_int(d, "WB4", wb4);
+    const char *fn[3];
+    for (int i = 0; i < 3; i++) fn[i] = dot_for(wb4, a->type[i], a->rb[i], a->base_byte[i]);
+    gpu_defs_int(d, "QKV_ONE_DOT", !strcmp(fn[0], fn[1]) && !strcmp(fn[0], fn[2]));
     for (int i = 0; i < 3; i++) {
-        gpu_defs_str(d, dot[i], dot_for(wb4, a->type[i], a->rb[i], a->base_byte[i]));
+        gpu_defs_str(d, dot[i], fn[i]);
         gpu_defs_int(d, rb[i], (long long)a->rb[i]);
     }
 }
