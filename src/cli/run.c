@@ -62,7 +62,7 @@ static int parse_opts(int argc, char **argv, run_opts *o)
          "GPU: one operation per dispatch"},
         {NULL, "--platform", PDVM_ARG_STR, &o->platform, 0, 0, "P",
          "GPU: EGL platform gbm|device|surfaceless"},
-        {"-v", "--verbose", PDVM_ARG_FLAG, &o->verbose, 0, 0, NULL, "progress and memory"},
+        {"-v", "--verbose", PDVM_ARG_FLAG, &o->verbose, 0, 0, NULL, "GPU buffers and KV slabs in detail"},
     };
     size_t n_args = sizeof args / sizeof args[0];
     int r = pdvm_args_parse("run", args, n_args, argc, argv);
@@ -155,7 +155,7 @@ static void report_start(const run_opts *o, const run_state *rs)
     fprintf(stderr, "pdvm run: %s (%s, %u layers, n_embd %u), backend %s on %s, n_ctx %u, "
                     "prompt %zu tokens\n", o->model, hp->arch, hp->n_layer, hp->n_embd,
             o->backend, st.device, pdvm_session_n_ctx(rs->sess), rs->n_prompt);
-    if (o->verbose)
+    if (strcmp(o->backend, "gpu") == 0) /* what the load allocated on the GPU */
         fprintf(stderr, "pdvm run: memory: weights %.2f MiB, KV cache %.2f MiB, scratch %.2f MiB"
                         "%s%s\n", st.weight_mib, st.kv_mib, st.scratch_mib,
                 st.platform[0] ? ", platform " : "", st.platform);
