@@ -104,17 +104,13 @@ float q4_0_sum(uvec4 q, vec4 x[8])
 
 float dot_q8_0(uint rowb, uint g, vec4 x[8])
 {
-    uint q[8];
-    wb_load8(rowb + 32u * g, q);
-    return wb_f16(q8_0_scale_byte(rowb, g)) *
-           q8_0_sum(uvec4(q[0], q[1], q[2], q[3]), uvec4(q[4], q[5], q[6], q[7]), x);
+    uint b = rowb + 32u * g;
+    return wb_f16(q8_0_scale_byte(rowb, g)) * q8_0_sum(wb_load16(b), wb_load16(b + 16u), x);
 }
 
 float dot_q4_0(uint rowb, uint g, vec4 x[8])
 {
-    uint q[4];
-    wb_load4(rowb + 16u * g, q);
-    return wb_f16(q4_0_scale_byte(rowb, g)) * q4_0_sum(uvec4(q[0], q[1], q[2], q[3]), x);
+    return wb_f16(q4_0_scale_byte(rowb, g)) * q4_0_sum(wb_load16(rowb + 16u * g), x);
 }
 
 #if WB4
@@ -198,6 +194,18 @@ float dot_q4_k_v4(uint rowb, uint g, vec4 x[8])
 }
 #endif
 
+// 16 weights of a Q6_K segment: 4 words of low nibbles and 4 of high bit
+// pairs, against x[x0 .. x0 + 3].
+float q6_k_sum(uvec4 ql, uvec4 qh, uint lsh, uint hsh, vec4 x[8], uint x0)
+{
+    float s = 0.0;
+    for (uint w = 0u; w < 4u; w++) {
+        uint q = ((ql[w] >> lsh) & 0x0F0F0F0Fu) | (((qh[w] >> hsh) & 0x03030303u) << 4);
+        s += dot(bytes_u(q, 32.0), x[x0 + w]);
+    }
+    return s;
+}
+
 // Q6_K: segment g is quarter k of half n of super-block g >> 3 (210 bytes,
 // 2-aligned); its first 16 elements use one int8 scale, the next 16 the
 // following one.
@@ -207,17 +215,11 @@ float dot_q6_k(uint rowb, uint g, vec4 x[8])
     uint t = g & 7u;
     uint n = t >> 2;
     uint k = t & 3u;
-    uint ql[8], qh[8];
-    wb_load8(bb + n * 64u + (k & 1u) * 32u, ql);
-    wb_load8(bb + 128u + n * 32u, qh);
+    uint lb = bb + n * 64u + (k & 1u) * 32u, hb = bb + 128u + n * 32u;
     uint lsh = (k >> 1) * 4u;
     uint hsh = 2u * k;
-    float s0 = 0.0, s1 = 0.0;
-    for (uint w = 0u; w < 8u; w++) {
-        uint q = ((ql[w] >> lsh) & 0x0F0F0F0Fu) | (((qh[w] >> hsh) & 0x03030303u) << 4);
-        float s = dot(bytes_u(q, 32.0), x[w]);
-        if (w < 4u) s0 += s; else s1 += s;
-    }
+    float s0 = q6_k_sum(wb_load16(lb), wb_load16(hb), lsh, hsh, x, 0u);
+    float s1 = q6_k_sum(wb_load16(lb + 16u), wb_load16(hb + 16u), lsh, hsh, x, 4u);
     uint sb = bb + 192u + n * 8u + 2u * k;
     float d = wb_f16(bb + 208u);
     return d * float(wb_s8(sb)) * s0 + d * float(wb_s8(sb + 1u)) * s1;

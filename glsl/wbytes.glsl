@@ -12,34 +12,13 @@ uint wb_u16(uint b) { return (wb[b >> 2] >> ((b & 2u) << 3)) & 0xFFFFu; }
 
 float wb_f16(uint b) { return unpackHalf2x16(wb_u16(b)).x; }
 
-// n consecutive 32-bit words starting at the even byte address b. When b
-// is 2 mod 4, each word straddles two aligned words: shift them together.
-void wb_load4(uint b, out uint q[4])
+// The 16 bytes at the even byte address b, as 4 words. When b is 2 mod 4,
+// each word straddles two aligned words: shift them together.
+uvec4 wb_load16(uint b)
 {
     uint i = b >> 2;
-    if ((b & 2u) == 0u) {
-        for (uint k = 0u; k < 4u; k++) q[k] = wb[i + k];
-    } else {
-        uint lo = wb[i];
-        for (uint k = 0u; k < 4u; k++) {
-            uint hi = wb[i + k + 1u];
-            q[k] = (lo >> 16) | (hi << 16);
-            lo = hi;
-        }
-    }
-}
-
-void wb_load8(uint b, out uint q[8])
-{
-    uint i = b >> 2;
-    if ((b & 2u) == 0u) {
-        for (uint k = 0u; k < 8u; k++) q[k] = wb[i + k];
-    } else {
-        uint lo = wb[i];
-        for (uint k = 0u; k < 8u; k++) {
-            uint hi = wb[i + k + 1u];
-            q[k] = (lo >> 16) | (hi << 16);
-            lo = hi;
-        }
-    }
+    uvec4 lo = uvec4(wb[i], wb[i + 1u], wb[i + 2u], wb[i + 3u]);
+    if ((b & 2u) == 0u) return lo;
+    uvec4 hi = uvec4(lo.yzw, wb[i + 4u]);
+    return (lo >> 16) | (hi << 16);
 }

@@ -77,6 +77,14 @@ void combine_weights()
 
 float norm_w(uint i) { return uintBitsToFloat(wb[u_norm + i]); }
 
+// Norm weights i .. i+3, 0 past the end of x.
+vec4 norm_w4_pad(uint i)
+{
+    vec4 w = vec4(0.0);
+    for (uint k = 0u; k < 4u && i + k < uint(N_IN); k++) w[k] = norm_w(i + k);
+    return w;
+}
+
 // Prepared vec4 at element i (i + 3 < N_IN), computed from act.
 vec4 x_direct4(uint i)
 {
@@ -112,9 +120,7 @@ vec4 x_prepared4(uint i)
 #if IN_MODE == 0
     return x_raw4_pad(i);
 #elif IN_MODE == 1
-    vec4 w = vec4(0.0);
-    for (uint k = 0u; k < 4u && i + k < uint(N_IN); k++) w[k] = norm_w(i + k);
-    return x_raw4_pad(i) * w;
+    return x_raw4_pad(i) * norm_w4_pad(i);
 #else
     vec4 v = vec4(0.0);
     for (uint k = 0u; k < 4u && i + k < uint(N_IN); k++) v[k] = x_combined(i + k);
@@ -137,11 +143,9 @@ void x_prepare()
 #if X_PRESTAGED
     for (uint s = gl_LocalInvocationIndex; s < 8u * uint(X_TILE_SEG); s += uint(WG_SIZE)) {
         uint i = 32u * (s % uint(X_TILE_SEG)) + 4u * (s / uint(X_TILE_SEG));
-        vec4 raw = i < uint(N_IN) ? x_raw4_pad(i) : vec4(0.0);
+        vec4 raw = x_raw4_pad(i);
         ss += dot(raw, raw);
-        vec4 w = vec4(0.0);
-        for (uint k = 0u; k < 4u && i + k < uint(N_IN); k++) w[k] = norm_w(i + k);
-        sh_x[s] = raw * w;
+        sh_x[s] = raw * norm_w4_pad(i);
     }
 #else
     for (uint i = gl_LocalInvocationIndex; i < uint((N_IN + 3) / 4); i += uint(WG_SIZE)) {

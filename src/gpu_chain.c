@@ -4,7 +4,6 @@
  * output projection. A step runs once per arena part of its group: one
  * dispatch unless a group had to be split to fit the SSBO block limit. */
 #include <math.h>
-#include <stdio.h>
 
 #include "error.h"
 #include "gpu_ops.h"
@@ -151,15 +150,20 @@ pdvm_status gpu_chain_output(gpu_state *s)
         .n_in = hp->n_embd, .eps = hp->rms_eps, .x = s->ap.x, .y = s->ap.logits});
 }
 
+pdvm_status gpu_chain_layers(gpu_state *s, gpu_layer_fn layer, const char *chain, uint32_t pos)
+{
+    for (uint32_t l = 0; l < s->m->hp.n_layer; l++) {
+        PDVM_TRY(layer(s, l, pos));
+        pdvm_status st = pdvm_gl_check(s->gl, chain);
+        if (st != PDVM_OK) return pdvm_fail_prefix(st, "layer %u", l);
+    }
+    return PDVM_OK;
+}
+
 pdvm_status gpu_chain_fused(gpu_state *s, int32_t token, uint32_t pos, bool want_logits)
 {
     PDVM_TRY(gpu_chain_begin(s, token, pos));
-    for (uint32_t l = 0; l < s->m->hp.n_layer; l++) {
-        char what[48];
-        snprintf(what, sizeof what, "fused layer %u", l);
-        PDVM_TRY(fused_layer(s, l, pos));
-        PDVM_TRY(pdvm_gl_check(s->gl, what));
-    }
+    PDVM_TRY(gpu_chain_layers(s, fused_layer, "fused layer", pos));
     if (!want_logits) return PDVM_OK;
     PDVM_TRY(gpu_chain_output(s));
     return pdvm_gl_check(s->gl, "output projection");

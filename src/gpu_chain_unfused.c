@@ -3,7 +3,6 @@
  * write, scores, softmax, weighted sum, wo, add, RMSNorm, gate, up, SwiGLU,
  * w_down, add. The baseline fusion must beat, and a debugging aid: every
  * intermediate lands in its own activation slot. */
-#include <stdio.h>
 
 #include "error.h"
 #include "gpu_ops.h"
@@ -121,12 +120,7 @@ pdvm_status gpu_chain_unfused(gpu_state *s, int32_t token, uint32_t pos, bool wa
 {
     PDVM_TRY(gpu_alloc_scores(s));
     PDVM_TRY(gpu_chain_begin(s, token, pos));
-    for (uint32_t l = 0; l < s->m->hp.n_layer; l++) {
-        char what[48];
-        snprintf(what, sizeof what, "unfused layer %u", l);
-        PDVM_TRY(unfused_layer(s, l, pos));
-        PDVM_TRY(pdvm_gl_check(s->gl, what));
-    }
+    PDVM_TRY(gpu_chain_layers(s, unfused_layer, "unfused layer", pos));
     if (!want_logits) return PDVM_OK;
     const gpu_group *out = gpu_plan_group(&s->wp, 0, GPU_G_OUTPUT);
     PDVM_TRY(norm(s, out, s->ap.x, s->ap.xn));

@@ -13,7 +13,7 @@ enum { GPU_MAX_UNIFORMS = 24 };
 
 struct gpu_prog {
     char shader[32];
-    char label[40]; /* name in the profile: the shader unless set */
+    char label[40]; /* name of its dispatches in the profile */
     char *defines;
     pdvm_gl_program prog;
     const char *uni_name[GPU_MAX_UNIFORMS];
@@ -128,6 +128,12 @@ static pdvm_status store_prog(gpu_kernels *k, gpu_prog *p)
 
 pdvm_status gpu_prog_get(gpu_kernels *k, const char *shader, const gpu_defs *d, gpu_prog **out)
 {
+    return gpu_prog_get_named(k, shader, shader, d, out);
+}
+
+pdvm_status gpu_prog_get_named(gpu_kernels *k, const char *shader, const char *label,
+                               const gpu_defs *d, gpu_prog **out)
+{
     if (d->overflow)
         return pdvm_fail(PDVM_ERR_GPU, "shader '%s': define preamble too long", shader);
     for (size_t i = 0; i < k->n_progs; i++) {
@@ -144,7 +150,7 @@ pdvm_status gpu_prog_get(gpu_kernels *k, const char *shader, const gpu_defs *d, 
         return pdvm_fail(PDVM_ERR_NOMEM, "shader '%s': out of host memory", shader);
     }
     snprintf(p->shader, sizeof p->shader, "%s", shader);
-    snprintf(p->label, sizeof p->label, "%s", shader);
+    snprintf(p->label, sizeof p->label, "%s", label);
     pdvm_status st = pdvm_gl_program_build(k->gl, shader, d->text, &p->prog);
     if (st == PDVM_OK) st = store_prog(k, p);
     if (st != PDVM_OK) {
@@ -205,11 +211,6 @@ static pdvm_status dispatch(gpu_kernels *k, gpu_prog *p, uint32_t gx, uint32_t g
     if (st != PDVM_OK) return st;
     if (st2 == PDVM_OK) prof_add(k, p->label, (double)ns / 1e3);
     return PDVM_OK;
-}
-
-void gpu_prog_label(gpu_prog *p, const char *label)
-{
-    snprintf(p->label, sizeof p->label, "%s", label);
 }
 
 pdvm_status gpu_launch(gpu_kernels *k, gpu_prog *p, uint32_t gx, uint32_t gy)

@@ -52,10 +52,11 @@ void gpu_defs_str(gpu_defs *d, const char *name, const char *v);
 /* glsl/<shader>.comp with these defines, built (or loaded from the binary
  * cache) on first use. Errors: PDVM_ERR_GPU naming the shader. */
 pdvm_status gpu_prog_get(gpu_kernels *k, const char *shader, const gpu_defs *d, gpu_prog **out);
-
-/* Name the program's dispatches carry in the profile (default: the
- * shader's name). */
-void gpu_prog_label(gpu_prog *p, const char *label);
+/* The same, its dispatches named `label` in the profile (gpu_prog_get
+ * names them after the shader). The label is taken when the program is
+ * built; a program found again keeps its first. */
+pdvm_status gpu_prog_get_named(gpu_kernels *k, const char *shader, const char *label,
+                               const gpu_defs *d, gpu_prog **out);
 
 /* Set a uint uniform; names the compiler removed are ignored. */
 void gpu_u32(gpu_prog *p, const char *name, uint32_t v);

@@ -3,7 +3,6 @@
 #include "gpu_ops.h"
 
 #include <math.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "error.h"
@@ -118,13 +117,13 @@ pdvm_status gpu_op_matvec(gpu_kernels *k, const gpu_mv_args *a)
         gpu_defs_int(&d, "MAX_SLOTS", a->max_slots);
     }
     gpu_prog *p;
-    PDVM_TRY(gpu_prog_get(k, "matvec", &d, &p));
     /* Which fused step a mat-vec is, for the per-dispatch profile. */
-    static const char *const in_name[] = {"", "norm+", "combine+"};
-    static const char *const out_name[] = {"", "+add", "+swiglu"};
-    char label[40];
-    snprintf(label, sizeof label, "%smatvec%s", in_name[a->in_mode % 3], out_name[a->out_mode % 3]);
-    gpu_prog_label(p, label);
+    static const char *const label[3][3] = {
+        {"matvec", "matvec+add", "matvec+swiglu"},
+        {"norm+matvec", "norm+matvec+add", "norm+matvec+swiglu"},
+        {"combine+matvec", "combine+matvec+add", "combine+matvec+swiglu"},
+    };
+    PDVM_TRY(gpu_prog_get_named(k, "matvec", label[a->in_mode % 3][a->out_mode % 3], &d, &p));
     bind(k, B_ACT, a->act);
     bind(k, B_W, a->w);
     gpu_u32(p, "u_x", a->x);

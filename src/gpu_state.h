@@ -67,6 +67,10 @@ pdvm_status gpu_chain_unfused(gpu_state *s, int32_t token, uint32_t pos, bool wa
  * token's embedding into x; output: final RMSNorm + output -> logits. */
 pdvm_status gpu_chain_begin(gpu_state *s, int32_t token, uint32_t pos);
 pdvm_status gpu_chain_output(gpu_state *s);
+/* Every layer through `layer`, with the GL error check after each one
+ * naming `chain` and the layer. */
+typedef pdvm_status (*gpu_layer_fn)(gpu_state *s, uint32_t l, uint32_t pos);
+pdvm_status gpu_chain_layers(gpu_state *s, gpu_layer_fn layer, const char *chain, uint32_t pos);
 /* One matvec step over every part of group g: a's weight fields are filled
  * in per part. */
 pdvm_status gpu_group_matvec(gpu_state *s, const gpu_group *g, gpu_mv_args a);

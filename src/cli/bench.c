@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "args.h"
 #include "bench.h"
 #include "cli.h"
 #include "error.h"
@@ -10,17 +11,12 @@
 #include "quant.h"
 #include "synthetic.h"
 
-static void usage(FILE *f)
-{
-    fprintf(f,
-            "usage: pdvm bench (-m MODEL | --synthetic NAME --type T) [-p N] [-n N] [-c N]\n"
-            "                  [--depth N] [--both] [--unfused] [--reps R] [--json] [--profile]\n"
-            "                  [--platform P] [--out FILE]\n"
-            "       pdvm bench --kernel matvec --rows R --cols C --type T [--reps R]\n"
-            "       pdvm bench --suite [--models DIR] [--out FILE]\n"
-            "  T: f16, q8_0, q4_0, q4_k.  Synthetic: stories15M, tinyllama-1.1b, llama-3.2-1b,\n"
-            "  qwen2.5-0.5b, llama-3-8b, phi-4-14b (random weights generated on the GPU).\n");
-}
+#define SYNOPSIS                                                                         \
+    "(-m MODEL | --synthetic NAME --type T) [options]\n"                               \
+    "       pdvm bench --kernel matvec --rows R --cols C --type T [--reps R]\n"         \
+    "       pdvm bench --suite [--models DIR] [--out FILE]\n"                           \
+    "  T: f16, q8_0, q4_0, q4_k.  Synthetic: stories15M, tinyllama-1.1b, llama-3.2-1b,\n" \
+    "  qwen2.5-0.5b, llama-3-8b, phi-4-14b (random weights generated on the GPU)."
 
 static bool parse_type(const char *s, uint32_t *out)
 {
@@ -32,76 +28,43 @@ static bool parse_type(const char *s, uint32_t *out)
     return false;
 }
 
-static bool parse_u32(const char *s, uint32_t *out)
-{
-    char *end;
-    unsigned long v = strtoul(s, &end, 10);
-    if (!*s || *end || v > 1u << 24) return false;
-    *out = (uint32_t)v;
-    return true;
-}
-
-/* Options that take a number, by name. */
-static uint32_t *number_opt(bench_opts *o, const char *a)
-{
-    if (!strcmp(a, "-p") || !strcmp(a, "--n-prompt")) return &o->n_prompt;
-    if (!strcmp(a, "-n") || !strcmp(a, "--n-gen")) return &o->n_gen;
-    if (!strcmp(a, "-c") || !strcmp(a, "--ctx-size")) return &o->n_ctx;
-    if (!strcmp(a, "--depth")) return &o->depth;
-    if (!strcmp(a, "--reps")) return &o->reps;
-    if (!strcmp(a, "--rows")) return &o->rows;
-    if (!strcmp(a, "--cols")) return &o->cols;
-    return NULL;
-}
-
-static bool *flag_opt(bench_opts *o, const char *a)
-{
-    if (!strcmp(a, "--both")) return &o->both;
-    if (!strcmp(a, "--unfused")) return &o->unfused;
-    if (!strcmp(a, "--json")) return &o->json;
-    if (!strcmp(a, "--profile")) return &o->profile;
-    if (!strcmp(a, "--suite")) return &o->suite;
-    return NULL;
-}
-
-static const char **string_opt(bench_opts *o, const char *a)
-{
-    if (!strcmp(a, "-m") || !strcmp(a, "--model")) return &o->model_path;
-    if (!strcmp(a, "--synthetic")) return &o->synthetic;
-    if (!strcmp(a, "--platform")) return &o->platform;
-    if (!strcmp(a, "--kernel")) return &o->kernel;
-    if (!strcmp(a, "--out")) return &o->out_path;
-    if (!strcmp(a, "--models")) return &o->models_dir;
-    return NULL;
-}
-
+/* -1: help printed; 0: go on; else the exit code. */
 static int parse_args(int argc, char **argv, bench_opts *o)
 {
     *o = (bench_opts){.type = PDVM_TYPE_Q4_0, .n_prompt = 128, .n_gen = 32, .reps = 3,
                       .models_dir = "../shared/models"};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) return usage(stdout), -1;
-        bool *flag = flag_opt(o, a);
-        if (flag) { *flag = true; continue; }
-        if (i + 1 >= argc) return fprintf(stderr, "pdvm bench: %s needs a value\n", a), 2;
-        const char *v = argv[++i];
-        uint32_t *num = number_opt(o, a);
-        const char **str = string_opt(o, a);
-        if (num && !parse_u32(v, num))
-            return fprintf(stderr, "pdvm bench: %s: '%s' is not a count\n", a, v), 2;
-        else if (str) *str = v;
-        else if (!strcmp(a, "--type")) {
-            if (!parse_type(v, &o->type))
-                return fprintf(stderr, "pdvm bench: unknown --type '%s'\n", v), 2;
-        } else if (!num)
-            return fprintf(stderr, "pdvm bench: unknown option '%s'\n", a), usage(stderr), 2;
-    }
-    if (o->reps == 0 || o->n_gen == 0)
-        return fprintf(stderr, "pdvm bench: --reps and -n must be at least 1\n"), 2;
+    const char *type = "q4_0";
+    const double max = 1 << 24;
+    const pdvm_arg args[] = {
+        {"-m", "--model", PDVM_ARG_STR, &o->model_path, 0, 0, "PATH", "GGUF model file"},
+        {NULL, "--synthetic", PDVM_ARG_STR, &o->synthetic, 0, 0, "NAME", "synthetic model shape"},
+        {NULL, "--type", PDVM_ARG_STR, &type, 0, 0, "T", "synthetic / kernel weight type"},
+        {"-p", "--n-prompt", PDVM_ARG_U32, &o->n_prompt, 0, max, "N", "prompt tokens (128)"},
+        {"-n", "--n-gen", PDVM_ARG_U32, &o->n_gen, 1, max, "N", "generated tokens (32)"},
+        {"-c", "--ctx-size", PDVM_ARG_U32, &o->n_ctx, 0, max, "N", "context"},
+        {NULL, "--depth", PDVM_ARG_U32, &o->depth, 0, max, "N", "positions already cached"},
+        {NULL, "--both", PDVM_ARG_FLAG, &o->both, 0, 0, NULL, "fused and unfused, alternating"},
+        {NULL, "--unfused", PDVM_ARG_FLAG, &o->unfused, 0, 0, NULL, "one operation per dispatch"},
+        {NULL, "--reps", PDVM_ARG_U32, &o->reps, 1, max, "R", "repetitions (3)"},
+        {NULL, "--json", PDVM_ARG_FLAG, &o->json, 0, 0, NULL, "one JSON object a row"},
+        {NULL, "--profile", PDVM_ARG_FLAG, &o->profile, 0, 0, NULL, "per-dispatch GPU time"},
+        {NULL, "--platform", PDVM_ARG_STR, &o->platform, 0, 0, "P", "EGL platform"},
+        {NULL, "--out", PDVM_ARG_STR, &o->out_path, 0, 0, "FILE", "append JSON lines here"},
+        {NULL, "--kernel", PDVM_ARG_STR, &o->kernel, 0, 0, "matvec", "kernel microbench"},
+        {NULL, "--rows", PDVM_ARG_U32, &o->rows, 0, max, "R", "kernel: rows"},
+        {NULL, "--cols", PDVM_ARG_U32, &o->cols, 0, max, "C", "kernel: columns"},
+        {NULL, "--suite", PDVM_ARG_FLAG, &o->suite, 0, 0, NULL, "the make bench suite"},
+        {NULL, "--models", PDVM_ARG_STR, &o->models_dir, 0, 0, "DIR", "suite: model files"},
+    };
+    const size_t n_args = sizeof args / sizeof args[0];
+    int r = pdvm_args_parse("bench", args, n_args, argc, argv);
+    if (r == PDVM_ARGS_HELP) return pdvm_args_usage(stdout, "bench", SYNOPSIS, args, n_args), -1;
+    if (r != PDVM_ARGS_OK) return PDVM_EXIT_USAGE;
+    if (!parse_type(type, &o->type))
+        return fprintf(stderr, "pdvm bench: unknown --type '%s'\n", type), PDVM_EXIT_USAGE;
     if (!o->suite && !o->kernel && !o->model_path == !o->synthetic)
         return fprintf(stderr, "pdvm bench: give one of -m MODEL, --synthetic NAME, "
-                               "--kernel matvec or --suite\n"), 2;
+                               "--kernel matvec or --suite\n"), PDVM_EXIT_USAGE;
     return 0;
 }
 
