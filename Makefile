@@ -32,12 +32,16 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 TEST_LIBS  := $(shell pkg-config --libs $(TEST_PKGS) 2>/dev/null)
 
 OPT     ?= -O2 -g
-CFLAGS  := -std=c11 -D_DEFAULT_SOURCE $(OPT) -Wall -Wextra -Werror -fPIC \
-           -Iinclude -Isrc -Iplatform -I$(BUILD)/gen $(PKG_CFLAGS) $(SANFLAGS) -MMD -MP $(EXTRA_CFLAGS)
+# Include paths follow the layers (DESIGN.md): platform/ sees only the
+# public header, the engine (src/) everything below it, so a back-edge does
+# not compile. The library exports only what pdvm.h marks PDVM_API.
+BASE_CFLAGS := -std=c11 -D_DEFAULT_SOURCE $(OPT) -Wall -Wextra -Werror -fPIC \
+               $(PKG_CFLAGS) $(SANFLAGS) -MMD -MP $(EXTRA_CFLAGS)
+CFLAGS  := $(BASE_CFLAGS) -fvisibility=hidden -Iinclude -Isrc -Isrc/bench -Iplatform -I$(BUILD)/gen
 LDFLAGS := $(SANFLAGS) $(EXTRA_LDFLAGS)
 LDLIBS  := $(PKG_LIBS) -lm -lpthread
 
-LIB_SRC  := $(wildcard src/*.c) $(wildcard platform/*.c)
+LIB_SRC  := $(wildcard src/*.c) $(wildcard src/bench/*.c) $(wildcard platform/*.c)
 CLI_SRC  := $(wildcard src/cli/*.c)
 GEN_SRC  := $(BUILD)/gen/shaders.c
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/shaders.o
@@ -92,6 +96,10 @@ $(BUILD)/obj/gen/shaders.o: $(GEN_SRC)
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/obj/platform/%.o: platform/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) -fvisibility=hidden -Iinclude -c -o $@ $<
 
 $(BUILD)/libpdvm.a: $(LIB_OBJ)
 	@rm -f $@

@@ -1,6 +1,6 @@
 /* The fused decode chain: per layer D1 qkv (RMSNorm, projections, RoPE,
  * KV write), D2 attention over chunks, D3 combine + wo + residual, D4
- * RMSNorm + gate/up + SwiGLU, D5 w_down + residual; then output RMSNorm +
+ * RMSNorm + gate/up + SwiGLU, D5 ffn_down + residual; then output RMSNorm +
  * output projection. A step runs once per arena part of its group: one
  * dispatch unless a group had to be split to fit the SSBO block limit. */
 #include <math.h>

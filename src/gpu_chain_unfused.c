@@ -1,7 +1,7 @@
 /* The unfused chain (--unfused): one operation per dispatch, from the same
  * shader sources as the fused one: RMSNorm, each projection, RoPE, KV
  * write, scores, softmax, weighted sum, wo, add, RMSNorm, gate, up, SwiGLU,
- * w_down, add. The baseline fusion must beat, and a debugging aid: every
+ * ffn_down, add. The baseline fusion must beat, and a debugging aid: every
  * intermediate lands in its own activation slot. */
 
 #include "error.h"

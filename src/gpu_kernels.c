@@ -8,6 +8,7 @@
 
 #include "error.h"
 #include "quant.h"
+#include "util.h"
 
 enum { GPU_MAX_UNIFORMS = 24 };
 
@@ -42,12 +43,11 @@ pdvm_status gpu_kernels_init(gpu_kernels *k, pdvm_gl *gl)
      * tile of positions). */
     /* PDVM_MV_WG and PDVM_MV_ROWS override the mat-vec layout, for tuning
      * on a new device with `pdvm bench --kernel matvec`. */
-    const char *wg_env = getenv("PDVM_MV_WG"), *rows_env = getenv("PDVM_MV_ROWS");
-    uint32_t want = wg_env ? (uint32_t)strtoul(wg_env, NULL, 10) : 0;
-    uint32_t dflt = k->lim->subgroup ? 512 : 64;
-    k->wg_max = pdvm_gl_wg_size(gl, want >= 32 && want <= 1024 ? want : dflt, 8);
-    k->mv_rows_g = rows_env ? (uint32_t)strtoul(rows_env, NULL, 10) : 0;
-    if (k->mv_rows_g < 1 || k->mv_rows_g > 8) k->mv_rows_g = 2;
+    uint32_t want = k->lim->subgroup ? 512 : 64;
+    k->mv_rows_g = 2;
+    PDVM_TRY(pdvm_env_u32("PDVM_MV_WG", 32, 1024, true, &want));
+    PDVM_TRY(pdvm_env_u32("PDVM_MV_ROWS", 1, 8, false, &k->mv_rows_g));
+    k->wg_max = pdvm_gl_wg_size(gl, want, 8);
     k->wg_attn = pdvm_gl_wg_size(gl, 128, 32);
     /* n_head * chunks attention workgroups keep a big GPU busy (chunks of
      * 64 halved attention time on an H100 against 256). Without subgroups

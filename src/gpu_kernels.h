@@ -14,11 +14,8 @@
 
 typedef struct gpu_prog gpu_prog;
 
-typedef struct gpu_prof_entry {
-    char name[48];
-    uint64_t calls;
-    double total_us;
-} gpu_prof_entry;
+/* Profile sums per dispatch label: the public entry type (pdvm.h). */
+typedef pdvm_profile_entry gpu_prof_entry;
 
 typedef struct gpu_kernels {
     pdvm_gl *gl;

@@ -1,6 +1,7 @@
 /* The GPU backend (backend.h): a session's context, plans, buffers and
  * the chain that evaluates tokens. Prompt tokens go through the decode
- * chain one by one; only the last one's logits are computed and read. */
+ * chain one by one; only the last one's logits are computed and read.
+ * Every entry point makes the session's own context current first. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,7 +136,9 @@ static pdvm_status gpu_create(const pdvm_model *m, const pdvm_session_params *p,
 static pdvm_status gpu_eval(void *state, const int32_t *tokens, size_t n, uint32_t pos,
                             float *logits)
 {
-    return gpu_state_eval(state, tokens, n, pos, logits);
+    gpu_state *s = state;
+    PDVM_TRY(pdvm_gl_make_current(s->gl));
+    return gpu_state_eval(s, tokens, n, pos, logits);
 }
 
 static void gpu_stats(const void *state, pdvm_session_stats *out)
@@ -149,7 +152,49 @@ static void gpu_stats(const void *state, pdvm_session_stats *out)
     snprintf(out->platform, sizeof out->platform, "%s", pdvm_gl_platform_name(s->gl));
 }
 
-static void gpu_destroy(void *state) { gpu_state_free(state); }
+static void gpu_destroy(void *state)
+{
+    gpu_state *s = state;
+    /* Buffers and programs are deleted on the current context: make it ours
+     * (if that fails, the context goes with its objects anyway). */
+    if (s && s->gl) pdvm_gl_make_current(s->gl);
+    gpu_state_free(s);
+}
 
-const pdvm_backend_ops pdvm_backend_gpu_ops = {"gpu", gpu_create, gpu_eval, gpu_stats,
-                                               gpu_destroy};
+static pdvm_status gpu_set_profile(void *state, bool on)
+{
+    gpu_state *s = state;
+    PDVM_TRY(pdvm_gl_make_current(s->gl));
+    if (on && !s->k.profile) s->k.n_prof = 0;
+    s->k.profile = on;
+    return PDVM_OK;
+}
+
+static int by_total_desc(const void *a, const void *b)
+{
+    double x = ((const pdvm_profile_entry *)a)->total_us;
+    double y = ((const pdvm_profile_entry *)b)->total_us;
+    return (x < y) - (x > y);
+}
+
+static size_t gpu_get_profile(void *state, pdvm_profile_entry *out, size_t cap)
+{
+    gpu_state *s = state;
+    qsort(s->k.prof, s->k.n_prof, sizeof *s->k.prof, by_total_desc);
+    size_t n = s->k.n_prof < cap ? s->k.n_prof : cap;
+    memcpy(out, s->k.prof, n * sizeof *out);
+    return n;
+}
+
+static pdvm_status gpu_set_unfused(void *state, bool unfused)
+{
+    gpu_state *s = state;
+    s->unfused = unfused;
+    return unfused ? gpu_alloc_scores(s) : PDVM_OK;
+}
+
+const pdvm_backend_ops pdvm_backend_gpu_ops = {
+    .name = "gpu", .create = gpu_create, .eval = gpu_eval, .stats = gpu_stats,
+    .destroy = gpu_destroy, .set_profile = gpu_set_profile, .get_profile = gpu_get_profile,
+    .set_unfused = gpu_set_unfused,
+};
