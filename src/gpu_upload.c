@@ -13,20 +13,20 @@
 #include "synth_fill.h"
 #include "util.h"
 
-enum { GPU_PROGRESS_MIN_BYTES = 100 * 1000 * 1000, GPU_REPACK_CHUNK = 16 << 20 };
+enum { GPU_REPACK_CHUNK = 16 << 20, GPU_PROGRESS_STEP = 16 << 20 };
 
+/* Bytes uploaded, reported every GPU_PROGRESS_STEP and at the end. */
 typedef struct upload_progress {
-    bool on;
+    const gpu_state *s;
     uint64_t done, total, last;
 } upload_progress;
 
 static void progress(upload_progress *p, uint64_t bytes)
 {
     p->done += bytes;
-    if (!p->on || (p->done - p->last < (64u << 20) && p->done < p->total)) return;
+    if (!p->s->progress || (p->done - p->last < GPU_PROGRESS_STEP && p->done < p->total)) return;
     p->last = p->done;
-    fprintf(stderr, "\rpdvm: uploading weights %llu / %llu MiB",
-            (unsigned long long)(p->done >> 20), (unsigned long long)(p->total >> 20));
+    p->s->progress("uploading weights", p->done, p->total, p->s->progress_user);
 }
 
 /* Hash of the name: a synthetic tensor gets the same weights every run. */
@@ -95,11 +95,10 @@ pdvm_status gpu_upload_weights(gpu_state *s)
     if (!s->wbufs) return pdvm_fail(PDVM_ERR_NOMEM, "GPU upload: %u buffers", wp->n_bufs);
     for (uint32_t b = 0; b < wp->n_bufs; b++)
         PDVM_TRY(pdvm_gl_buffer_create(s->gl, wp->buf_bytes[b], NULL, &s->wbufs[b]));
-    upload_progress pr = {wp->total_bytes > GPU_PROGRESS_MIN_BYTES, 0, wp->total_bytes, 0};
+    upload_progress pr = {s, 0, wp->total_bytes, 0};
     for (uint32_t i = 0; i < wp->n_groups; i++) PDVM_TRY(upload_group(s, &wp->groups[i], &pr));
-    /* total counts alignment padding the tensors do not fill: end the
-     * line here, not when done reaches it. */
-    if (pr.on)
-        fprintf(stderr, "\rpdvm: uploaded weights %llu MiB\n", (unsigned long long)(pr.done >> 20));
+    /* total counts alignment padding the tensors do not fill: report the
+     * end as done == total. */
+    if (s->progress) s->progress("uploading weights", pr.total, pr.total, s->progress_user);
     return pdvm_gl_check(s->gl, "weight upload");
 }

@@ -401,6 +401,60 @@ static void synthetic_model_and_hooks(void **state)
                      PDVM_ERR_UNSUPPORTED);
 }
 
+/* Greedy ids of n steps from a session (prompt: BOS, "Once"). */
+static void greedy(pdvm_session *s, uint32_t n_vocab, int32_t *tok, const float **lg)
+{
+    int32_t best = 0;
+    for (uint32_t i = 1; i < n_vocab; i++)
+        if ((*lg)[i] > (*lg)[best]) best = (int32_t)i;
+    *tok = best;
+    assert_int_equal(pdvm_session_eval(s, tok, 1, lg), PDVM_OK);
+}
+
+/* Each GPU session owns its context and makes it current on every call:
+ * two sessions (different models, so a wrong context would read the other
+ * one's buffers) interleaved on one thread, with a stray context made
+ * current between their calls, generate what each generates alone. */
+static void sessions_interleaved_on_one_thread(void **state)
+{
+    char p1[TEST_PATH_MAX], p2[TEST_PATH_MAX];
+    test_model_path("stories260K.gguf", p1, sizeof p1);
+    test_model_path("stories260K-q4_0.gguf", p2, sizeof p2);
+    pdvm_model *m[2];
+    assert_int_equal(pdvm_model_open(p1, &m[0]), PDVM_OK);
+    assert_int_equal(pdvm_model_open(p2, &m[1]), PDVM_OK);
+    pdvm_session_params sp = pdvm_session_default_params();
+    sp.n_ctx = 64;
+    enum { N = 24 };
+    int32_t alone[2][N], mixed[2][N];
+    const int32_t prompt[] = {1, 403};
+    for (int k = 0; k < 2; k++) {
+        pdvm_session *s;
+        const float *lg;
+        assert_int_equal(pdvm_session_create(m[k], &sp, &s), PDVM_OK);
+        assert_int_equal(pdvm_session_eval(s, prompt, 2, &lg), PDVM_OK);
+        for (int i = 0; i < N; i++) greedy(s, m[k]->hp.n_vocab, &alone[k][i], &lg);
+        pdvm_session_free(s);
+    }
+    pdvm_session *s[2];
+    const float *lg[2];
+    for (int k = 0; k < 2; k++) {
+        assert_int_equal(pdvm_session_create(m[k], &sp, &s[k]), PDVM_OK);
+        assert_int_equal(pdvm_session_eval(s[k], prompt, 2, &lg[k]), PDVM_OK);
+    }
+    for (int i = 0; i < N; i++)
+        for (int k = 0; k < 2; k++) {
+            assert_int_equal(pdvm_gl_make_current(*state), PDVM_OK); /* a stray context */
+            greedy(s[k], m[k]->hp.n_vocab, &mixed[k][i], &lg[k]);
+        }
+    for (int k = 0; k < 2; k++) {
+        pdvm_session_free(s[k]);
+        pdvm_model_close(m[k]);
+    }
+    assert_memory_equal(alone, mixed, sizeof alone);
+    assert_int_equal(pdvm_gl_make_current(*state), PDVM_OK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -410,6 +464,7 @@ int main(void)
         cmocka_unit_test(minimum_limits), cmocka_unit_test(small_blocks),
         cmocka_unit_test(tiny_blocks),
         cmocka_unit_test(synthetic_model_and_hooks),
+        cmocka_unit_test(sessions_interleaved_on_one_thread),
     };
     return cmocka_run_group_tests(tests, open_gl, close_gl);
 }
