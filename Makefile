@@ -6,6 +6,7 @@
 #   make demo         generate text from $(MODEL)
 #   make bench        the benchmark suite (build/bench.jsonl)
 #   make fuzz         libFuzzer target for the GGUF reader and binder (clang)
+#   make fuzz-chat    libFuzzer target for the chat templates (clang)
 #   make install PREFIX=/usr/local
 # `test` and `demo` first run `deps`, which installs missing Debian packages
 # (or prints the exact apt-get line when it cannot).
@@ -62,7 +63,7 @@ CPU_TESTS  := $(filter-out $(GPU_TESTS),$(TEST_BIN))
 .SECONDARY:
 
 .PHONY: all deps check-pkgs test test-run test-cpu demo demo-run bench bench-run fuzz \
-        install clean
+        fuzz-chat install clean
 all: check-pkgs $(BUILD)/pdvm $(BUILD)/libpdvm.a $(BUILD)/libpdvm.so
 
 check-pkgs:
@@ -153,6 +154,17 @@ build/fuzz/fuzz_gguf: tests/fuzz/fuzz_gguf.c $(FUZZ_SRC) $(wildcard src/*.h)
 	@mkdir -p $(dir $@)
 	clang -std=c11 -D_DEFAULT_SOURCE -g -O1 -Iinclude -Isrc \
 	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -o $@ tests/fuzz/fuzz_gguf.c $(FUZZ_SRC) -lm
+
+CHAT_FUZZ_SRC := src/error.c src/chat_template.c src/chat_detect.c src/chat_formats.c
+fuzz-chat: build/fuzz/fuzz_chat
+	@mkdir -p build/fuzz/chat_corpus
+	build/fuzz/fuzz_chat -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=4096 \
+	  -artifact_prefix=build/fuzz/chat- build/fuzz/chat_corpus
+
+build/fuzz/fuzz_chat: tests/fuzz/fuzz_chat.c $(CHAT_FUZZ_SRC) src/chat_template.h include/pdvm.h
+	@mkdir -p $(dir $@)
+	clang -std=c11 -D_DEFAULT_SOURCE -g -O1 -Iinclude -Isrc \
+	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -o $@ tests/fuzz/fuzz_chat.c $(CHAT_FUZZ_SRC)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include \

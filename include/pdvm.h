@@ -324,6 +324,65 @@ PDVM_API pdvm_status pdvm_device_measure_bandwidth(pdvm_device *d, uint64_t byte
  * Errors: PDVM_ERR_GPU. */
 PDVM_API pdvm_status pdvm_device_measure_latency(pdvm_device *d, double *us);
 
+/* ------------------------------------------------------------------- chat */
+
+/* Chat templates as llama.cpp's llama_chat_apply_template applies them
+ * (src/llama-chat.cpp): not a Jinja interpreter but llama.cpp's fixed set of
+ * formats (chatml, llama2 and its -sys/-sys-bos/-sys-strip variants, llama3,
+ * llama4, phi3, phi4, gemma, mistral-v1/v3/v3-tekken/v7/v7-tekken, zephyr,
+ * deepseek, deepseek2, deepseek3, command-r, and the rest of llama.cpp's
+ * list), with byte-identical output for the same messages. A template is
+ * chosen by its llama.cpp name, or recognised in a GGUF's Jinja template by
+ * the substrings llama.cpp's detector looks for, in the same order.
+ * Threading: the functions of this section keep no state and allocate
+ * nothing (errors set only the calling thread's message); any thread may
+ * call them at any time, also at once. */
+
+/* One message: role ("system", "user", "assistant", or any other string:
+ * each format writes or drops other roles as llama.cpp does; none is an
+ * error) and content, both NUL-terminated UTF-8 (bytes are copied as they
+ * are; only ASCII space characters are ever trimmed). */
+typedef struct pdvm_chat_message {
+    const char *role;
+    const char *content;
+} pdvm_chat_message;
+
+/* The model's tokenizer.chat_template string (NUL-terminated; a template
+ * holding a NUL byte ends there), or NULL when the file has none or the key
+ * is not a string, or model is NULL. Owned by the model: valid until
+ * pdvm_model_close. */
+const char *pdvm_model_chat_template(const pdvm_model *model);
+
+/* Format n_msgs messages into one prompt string.
+ * tmpl: a llama.cpp template name ("chatml", "llama3", "mistral-v7", ...:
+ * the name wins when tmpl is exactly one) or a Jinja template string, e.g.
+ * pdvm_model_chat_template(), recognised by its signature.
+ * add_assistant: end with the assistant's turn prefix so the model answers
+ * next (formats that have none, such as llama2, ignore it, as llama.cpp).
+ * The prompt holds the special-token markers as text ("<|im_start|>",
+ * and "<s>" only where the format writes it inside the conversation, as
+ * llama.cpp): tokenize it with special-token parsing and add the model's
+ * BOS as usual.
+ * buf: cap bytes; receives the prompt and a NUL when they fit (bytes after
+ * the NUL are not touched), else an empty string. *len receives the
+ * prompt's length in bytes without the NUL, also when it does not fit, so
+ * a call with buf NULL and cap 0 sizes the buffer.
+ * msgs may be NULL when n_msgs is 0 (an empty conversation).
+ * Errors: PDVM_ERR_UNSUPPORTED (tmpl is no name and matches no signature;
+ * the message quotes its start), PDVM_ERR_INVALID_ARG (tmpl or len NULL,
+ * msgs NULL with n_msgs > 0, a message with a NULL role or content, buf
+ * NULL with cap > 0, or cap <= *len: the message gives the size needed). */
+pdvm_status pdvm_chat_apply_template(const char *tmpl, const pdvm_chat_message *msgs, size_t n_msgs,
+                                     bool add_assistant, char *buf, size_t cap, size_t *len);
+
+/* The llama.cpp name of the format tmpl is recognised as ("chatml",
+ * "llama3", ...; a static string), or NULL when tmpl is NULL or not
+ * recognised. Different names can format identically (granite-4.0 and
+ * granite-4.1). One format llama.cpp detects has no llama.cpp name: it is
+ * reported as "dots1" (dots.llm1), which, as in llama.cpp, is not accepted
+ * as a name. */
+const char *pdvm_chat_template_name(const char *tmpl);
+
 /* ---------------------------------------------------------------- session */
 
 typedef enum pdvm_backend {

@@ -42,6 +42,7 @@ struct pdvm_model {
     pdvm_layer *layers;      /* n_layer of them */
     struct pdvm_tokenizer *tok;
     uint64_t n_params;
+    char *chat_template;     /* tokenizer.chat_template, NUL-terminated; NULL if absent */
 };
 
 /* Bind hyperparameters and tensors of an already opened GGUF (the model

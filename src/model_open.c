@@ -2,6 +2,7 @@
  * load the tokenizer; one owner (pdvm_model) for all three. */
 #include <stdlib.h>
 
+#include "chat_template.h"
 #include "error.h"
 #include "model.h"
 #include "tokenizer.h"
@@ -17,6 +18,7 @@ pdvm_status pdvm_model_open_gguf(pdvm_gguf *g, pdvm_model **out)
     if (st == PDVM_OK && pdvm_tokenizer_n_vocab(m->tok) != m->hp.n_vocab)
         st = pdvm_fail(PDVM_ERR_FORMAT, "tokenizer has %u tokens but the model binds %u",
                        pdvm_tokenizer_n_vocab(m->tok), m->hp.n_vocab);
+    if (st == PDVM_OK) st = pdvm_chat_template_load(g, &m->chat_template);
     if (st != PDVM_OK) {
         /* g stays the caller's on failure. */
         m->gguf = NULL;
@@ -59,6 +61,7 @@ void pdvm_model_close(pdvm_model *model)
 {
     if (!model) return;
     if (model->tok) pdvm_tokenizer_free(model->tok);
+    free(model->chat_template);
     pdvm_model_unbind(model);
     free(model);
 }
