@@ -351,7 +351,7 @@ typedef struct pdvm_chat_message {
  * holding a NUL byte ends there), or NULL when the file has none or the key
  * is not a string, or model is NULL. Owned by the model: valid until
  * pdvm_model_close. */
-const char *pdvm_model_chat_template(const pdvm_model *model);
+PDVM_API const char *pdvm_model_chat_template(const pdvm_model *model);
 
 /* Format n_msgs messages into one prompt string.
  * tmpl: a llama.cpp template name ("chatml", "llama3", "mistral-v7", ...:
@@ -372,8 +372,9 @@ const char *pdvm_model_chat_template(const pdvm_model *model);
  * the message quotes its start), PDVM_ERR_INVALID_ARG (tmpl or len NULL,
  * msgs NULL with n_msgs > 0, a message with a NULL role or content, buf
  * NULL with cap > 0, or cap <= *len: the message gives the size needed). */
-pdvm_status pdvm_chat_apply_template(const char *tmpl, const pdvm_chat_message *msgs, size_t n_msgs,
-                                     bool add_assistant, char *buf, size_t cap, size_t *len);
+PDVM_API pdvm_status pdvm_chat_apply_template(const char *tmpl, const pdvm_chat_message *msgs,
+                                              size_t n_msgs, bool add_assistant, char *buf,
+                                              size_t cap, size_t *len);
 
 /* The llama.cpp name of the format tmpl is recognised as ("chatml",
  * "llama3", ...; a static string), or NULL when tmpl is NULL or not
@@ -381,7 +382,7 @@ pdvm_status pdvm_chat_apply_template(const char *tmpl, const pdvm_chat_message *
  * granite-4.1). One format llama.cpp detects has no llama.cpp name: it is
  * reported as "dots1" (dots.llm1), which, as in llama.cpp, is not accepted
  * as a name. */
-const char *pdvm_chat_template_name(const char *tmpl);
+PDVM_API const char *pdvm_chat_template_name(const char *tmpl);
 
 /* ---------------------------------------------------------------- session */
 

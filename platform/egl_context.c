@@ -122,7 +122,8 @@ static pdvm_status create_context(pdvm_egl *e, EGLDisplay d, EGLint major, EGLin
                          major, minor);
     if (!eglBindAPI(EGL_OPENGL_ES_API)) return egl_fail(e, "eglBindAPI(EGL_OPENGL_ES_API)");
     EGLConfig config;
-    PDVM_EGL_TRY(choose_config(e, d, exts, &config));
+    pdvm_status st = choose_config(e, d, exts, &config);
+    if (st != PDVM_OK) return st;
     static const EGLint attribs[] = {EGL_CONTEXT_MAJOR_VERSION, 3, EGL_CONTEXT_MINOR_VERSION, 1,
                                      EGL_NONE};
     e->context = eglCreateContext(d, config, EGL_NO_CONTEXT, attribs);

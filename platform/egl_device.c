@@ -77,7 +77,8 @@ static pdvm_status try_device(pdvm_egl *e, const device_api *api, EGLDeviceEXT d
 static pdvm_status device_open(pdvm_egl *e, bool forced)
 {
     device_api api = {0};
-    PDVM_EGL_TRY(load_api(e, &api));
+    pdvm_status st = load_api(e, &api);
+    if (st != PDVM_OK) return st;
     EGLDeviceEXT devs[MAX_DEVICES];
     EGLint n = 0;
     if (!api.query_devices(MAX_DEVICES, devs, &n)) {

@@ -69,7 +69,8 @@ static pdvm_status gbm_open(pdvm_egl *e, bool forced)
         !pdvm_egl_has_ext(exts, "EGL_MESA_platform_gbm"))
         return pdvm_egl_fail(e, PDVM_ERR_NO_PLATFORM, "EGL_KHR_platform_gbm not advertised");
     render_nodes nodes;
-    PDVM_EGL_TRY(list_render_nodes(e, &nodes));
+    pdvm_status st = list_render_nodes(e, &nodes);
+    if (st != PDVM_OK) return st;
     char tried[768] = "";
     for (int i = 0; i < nodes.n; i++) {
         if (try_node(e, nodes.path[i]) == PDVM_OK) {

@@ -57,7 +57,8 @@ pdvm_status pdvm_egl_open(const char *name, pdvm_egl *out)
         return pdvm_egl_fail(out, PDVM_ERR_INVALID_ARG,
                          "unknown EGL platform '%s' (%s): expected gbm, device or surfaceless",
                          name, source);
-    PDVM_EGL_TRY(try_platforms(&forced, 1, true, out));
+    pdvm_status st = try_platforms(&forced, 1, true, out);
+    if (st != PDVM_OK) return st;
     snprintf(out->report, sizeof out->report, "forced by %s", source);
     return PDVM_OK;
 }

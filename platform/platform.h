@@ -61,12 +61,6 @@ void pdvm_egl_close(pdvm_egl *e);
 pdvm_status pdvm_egl_fail(pdvm_egl *e, pdvm_status st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-#define PDVM_EGL_TRY(expr)                                                   \
-    do {                                                                     \
-        pdvm_status pdvm_egl_try_st_ = (expr);                               \
-        if (pdvm_egl_try_st_ != PDVM_OK) return pdvm_egl_try_st_;            \
-    } while (0)
-
 /* Whether the space-separated extension list has exactly this name. */
 bool pdvm_egl_has_ext(const char *list, const char *name);
 /* Client extensions (EGL_NO_DISPLAY); "" when the EGL has none. */

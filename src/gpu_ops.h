@@ -140,7 +140,8 @@ void gpu_scores_grid(const gpu_kernels *k, uint32_t n, gpu_step *st);
  * one workgroup. split: NEOX slices take slice/2 rows from each half. */
 void gpu_qkv_slice(const pdvm_hparams *hp, uint32_t want, uint32_t *slice, uint32_t *split);
 
-/* Shared memory attn.comp / the combine need; 0 when it fits the limits. */
+/* How many attention partial slots per head the combine (matvec.comp,
+ * IN_MODE 2) can weigh in shared memory, at most want; 0 when none fit. */
 uint32_t gpu_max_slots_fit(const gpu_kernels *k, const pdvm_hparams *hp, uint32_t want);
 
 #endif

@@ -126,7 +126,8 @@ void gpu_plan_kv_free(gpu_kv_plan *p);
 /* Slab of layer l holding position pos. */
 const gpu_kv_slab *gpu_kv_slab_at(const gpu_kv_plan *p, uint32_t layer, uint32_t pos);
 
-/* max_chunks: attention chunks per head a dispatch chain may use. */
+/* max_slots: attention partial slots per head (chunks over all KV slabs)
+ * the activation buffer holds. */
 pdvm_status gpu_plan_act(const pdvm_hparams *hp, uint32_t max_slots, uint64_t block,
                          gpu_act_plan *out);
 

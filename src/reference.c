@@ -279,8 +279,6 @@ pdvm_status pdvm_ref_forward(pdvm_ref_state *s, int32_t token, uint32_t pos, flo
     return PDVM_OK;
 }
 
-uint32_t pdvm_ref_n_ctx(const pdvm_ref_state *s) { return s->n_ctx; }
-
 size_t pdvm_ref_kv_bytes(const pdvm_ref_state *s)
 {
     return 2 * (size_t)s->m->hp.n_layer * s->n_ctx * s->kv_dim * sizeof(float);

@@ -27,7 +27,6 @@ pdvm_status pdvm_bench_seek(pdvm_session *s, uint32_t pos)
     return pdvm_session_set_pos(s, pos);
 }
 
-double pdvm_bench_now_s(void) { return (double)pdvm_now_ns() * 1e-9; }
 double pdvm_bench_median(double *v, size_t n) { return pdvm_median(v, n); }
 
 const char *pdvm_bench_model_type(const pdvm_model *m)

@@ -64,8 +64,7 @@ pdvm_status pdvm_bench_seek(pdvm_session *s, uint32_t pos);
 pdvm_status pdvm_bench_matvec(pdvm_device *d, uint32_t type, uint32_t rows, uint32_t cols,
                               int reps, double *us);
 
-/* Monotonic clock in seconds, and the median of n > 0 samples (sorts v). */
-double pdvm_bench_now_s(void);
+/* The median of n > 0 samples (sorts v). */
 double pdvm_bench_median(double *v, size_t n);
 
 #endif

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "bench.h"
+#include "cli.h"
 
 /* Ids are random: timing does not depend on which token is fed. */
 static void random_tokens(int32_t *t, uint32_t n, uint32_t n_vocab, uint32_t seed)
@@ -26,9 +27,9 @@ static pdvm_status time_prefill(bench_ctx *c, uint32_t n, double *tps)
     const float *logits;
     if (n == 0) return *tps = 0, PDVM_OK;
     BENCH_TRY(pdvm_bench_seek(c->s, 0));
-    double t0 = pdvm_bench_now_s();
+    double t0 = pdvm_cli_now_s();
     BENCH_TRY(pdvm_session_eval(c->s, c->tokens, n, &logits));
-    *tps = n / (pdvm_bench_now_s() - t0);
+    *tps = n / (pdvm_cli_now_s() - t0);
     return PDVM_OK;
 }
 
@@ -41,10 +42,10 @@ static pdvm_status time_decode(bench_ctx *c, uint32_t depth, uint32_t n, double 
     pdvm_session_stats before, after;
     BENCH_TRY(pdvm_bench_seek(c->s, depth));
     pdvm_session_get_stats(c->s, &before);
-    double t0 = pdvm_bench_now_s();
+    double t0 = pdvm_cli_now_s();
     for (uint32_t i = 0; i < n; i++)
         BENCH_TRY(pdvm_session_eval(c->s, &c->tokens[i % c->n_tokens], 1, &logits));
-    *tps = n / (pdvm_bench_now_s() - t0);
+    *tps = n / (pdvm_cli_now_s() - t0);
     pdvm_session_get_stats(c->s, &after);
     *dispatches = after.dispatches - before.dispatches;
     return PDVM_OK;
