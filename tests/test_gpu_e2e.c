@@ -84,7 +84,8 @@ static void read_gpu_kv(const gpu_state *g, uint32_t l, uint32_t t, uint32_t h, 
     const pdvm_gl_buffer *b = v ? &g->vbufs[slab->buf] : &g->kbufs[slab->buf];
     uint32_t w[512];
     assert_true(hd / 2 <= 512);
-    uint64_t word = slab->word + ((uint64_t)h * slab->n_pos + t - slab->pos0) * (hd / 2);
+    uint32_t slot = gpu_kv_slot(&g->kvp, l, t);
+    uint64_t word = slab->word + ((uint64_t)h * slab->n_pos + slot - slab->pos0) * (hd / 2);
     assert_int_equal(pdvm_gl_buffer_read(g->gl, b, word * 4, hd * 2, w), PDVM_OK);
     for (uint32_t p = 0; p < hd / 2; p++) {
         dst[2 * p] = pdvm_f16_to_f32((uint16_t)(w[p] & 0xFFFF));
