@@ -6,6 +6,7 @@
 #   make demo         generate text from $(MODEL)
 #   make bench        the benchmark suite (build/bench.jsonl)
 #   make fuzz         libFuzzer target for the GGUF reader and binder (clang)
+#   make fuzz-tok     libFuzzer target for tokenize + detokenize of every vocabulary
 #   make install PREFIX=/usr/local
 # `test` and `demo` first run `deps`, which installs missing Debian packages
 # (or prints the exact apt-get line when it cannot).
@@ -22,10 +23,10 @@ BUILD    ?= build
 SANFLAGS :=
 endif
 
-PKGS      := egl glesv2 gbm libdrm json-c
+PKGS      := egl glesv2 gbm libdrm json-c libpcre2-8
 TEST_PKGS := cmocka
 DEPS_DEB  := libegl-dev libgles-dev libgbm-dev libdrm-dev libcmocka-dev libjson-c-dev \
-             libegl-mesa0 libgl1-mesa-dri pkg-config
+             libpcre2-dev libegl-mesa0 libgl1-mesa-dri pkg-config
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -57,7 +58,7 @@ CPU_TESTS  := $(filter-out $(GPU_TESTS),$(TEST_BIN))
 # (faster rebuilds, and no `rm` lines after the test summary).
 .SECONDARY:
 
-.PHONY: all deps check-pkgs test test-run test-cpu demo demo-run bench bench-run fuzz \
+.PHONY: all deps check-pkgs test test-run test-cpu demo demo-run bench bench-run fuzz fuzz-tok \
         install clean
 all: check-pkgs $(BUILD)/pdvm $(BUILD)/libpdvm.a $(BUILD)/libpdvm.so
 
@@ -133,7 +134,12 @@ bench-run: all
 
 # libFuzzer: the CPU-side parsers only, no GL.
 FUZZ_SRC := src/error.c $(wildcard src/gguf*.c) src/quant.c src/quant_blocks.c src/half.c \
-            src/model.c src/model_hparams.c src/tokenizer.c
+            src/model.c src/model_hparams.c $(wildcard src/tokenizer*.c)
+FUZZ_TOK_SRC := src/error.c $(wildcard src/gguf*.c) src/quant.c src/quant_blocks.c src/half.c \
+                $(wildcard src/tokenizer*.c) \
+                src/tokenize_api.c src/detok.c
+FUZZ_CC := clang -std=c11 -D_DEFAULT_SOURCE -g -O1 -Iinclude -Isrc \
+           -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 FUZZ_SECONDS ?= 60
 fuzz: build/fuzz/fuzz_gguf
 	@mkdir -p build/fuzz/corpus
@@ -143,8 +149,17 @@ fuzz: build/fuzz/fuzz_gguf
 
 build/fuzz/fuzz_gguf: tests/fuzz/fuzz_gguf.c $(FUZZ_SRC) $(wildcard src/*.h)
 	@mkdir -p $(dir $@)
-	clang -std=c11 -D_DEFAULT_SOURCE -g -O1 -Iinclude -Isrc \
-	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -o $@ tests/fuzz/fuzz_gguf.c $(FUZZ_SRC) -lm
+	$(FUZZ_CC) -o $@ tests/fuzz/fuzz_gguf.c $(FUZZ_SRC) -lm $(shell pkg-config --libs libpcre2-8)
+
+# Tokenize + detokenize every vocabulary of ../shared/models/vocab (PDVM_FUZZ_VOCAB_DIR).
+fuzz-tok: build/fuzz/fuzz_tokenizer
+	@mkdir -p build/fuzz/corpus-tok
+	build/fuzz/fuzz_tokenizer -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=4096 \
+	  -max_len=4096 -artifact_prefix=build/fuzz/tok- build/fuzz/corpus-tok tests/fuzz/corpus-tok
+
+build/fuzz/fuzz_tokenizer: tests/fuzz/fuzz_tokenizer.c $(FUZZ_TOK_SRC) $(wildcard src/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -o $@ tests/fuzz/fuzz_tokenizer.c $(FUZZ_TOK_SRC) -lm $(shell pkg-config --libs libpcre2-8)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include \

@@ -10,14 +10,13 @@
 #include "cli.h"
 #include "model.h"
 #include "session.h"
-#include "tokenizer.h"
 
 typedef struct run_opts {
     const char *model, *prompt, *backend, *platform;
     int32_t n_predict;
     uint32_t n_ctx;
     pdvm_sampler_params sp;
-    bool unfused, verbose;
+    bool unfused, verbose, special;
 } run_opts;
 
 typedef struct run_state {
@@ -63,6 +62,8 @@ static int parse_opts(int argc, char **argv, run_opts *o)
         {NULL, "--platform", PDVM_ARG_STR, &o->platform, 0, 0, "P",
          "GPU: EGL platform gbm|device|surfaceless"},
         {"-v", "--verbose", PDVM_ARG_FLAG, &o->verbose, 0, 0, NULL, "GPU buffers and KV slabs in detail"},
+        {NULL, "--special", PDVM_ARG_FLAG, &o->special, 0, 0, NULL,
+         "print control tokens (<|eot_id|>, ...) as text"},
     };
     size_t n_args = sizeof args / sizeof args[0];
     int r = pdvm_args_parse("run", args, n_args, argc, argv);
@@ -97,11 +98,14 @@ static double now_s(void)
 
 static int tokenize_prompt(const run_opts *o, run_state *rs)
 {
-    bool add_bos = pdvm_tokenizer_add_bos(rs->model->tok);
-    size_t cap = strlen(o->prompt) + 3, n = 0; /* one id per byte, dummy prefix and BOS */
-    rs->prompt = malloc(cap * sizeof *rs->prompt);
+    /* As llama-cli: BOS/EOS as the model asks, special-token text parsed. The
+     * first call only counts (byte fallback can give more ids than bytes). */
+    size_t len = strlen(o->prompt), n = 0;
+    pdvm_status st = pdvm_tokenize(rs->model, o->prompt, len, true, true, NULL, 0, &n);
+    if (st != PDVM_OK && n == 0) return fail("tokenizing the prompt", st);
+    rs->prompt = malloc((n ? n : 1) * sizeof *rs->prompt);
     if (!rs->prompt) return fail("prompt", PDVM_ERR_NOMEM);
-    pdvm_status st = pdvm_tokenize(rs->model, o->prompt, add_bos, rs->prompt, cap, &n);
+    st = pdvm_tokenize(rs->model, o->prompt, len, true, true, rs->prompt, n, &n);
     if (st != PDVM_OK) return fail("tokenizing the prompt", st);
     rs->n_prompt = n;
     uint32_t n_ctx = pdvm_session_resolve_n_ctx(rs->model, o->n_ctx);
@@ -133,7 +137,7 @@ static int open_all(const run_opts *o, run_state *rs)
     if (st != PDVM_OK) return fail("creating the session", st);
     st = pdvm_sampler_create(&o->sp, (uint32_t)rs->model->output.ne[1], &rs->smp);
     if (st != PDVM_OK) return fail("sampler", st);
-    st = pdvm_detok_create(rs->model, &rs->detok);
+    st = pdvm_detok_create(rs->model, o->special, &rs->detok);
     if (st != PDVM_OK) return fail("detokenizer", st);
     return -1;
 }
@@ -165,10 +169,10 @@ static void report_start(const run_opts *o, const run_state *rs)
  * the first generated piece is not mistaken for the first after BOS. */
 static void echo_prompt(const run_opts *o, run_state *rs)
 {
-    char buf[1024];
+    const char *text;
     size_t len;
     for (size_t i = 0; i < rs->n_prompt; i++) {
-        pdvm_detok_push(rs->detok, rs->prompt[i], buf, sizeof buf, &len);
+        pdvm_detok_push(rs->detok, rs->prompt[i], &text, &len);
         pdvm_sampler_accept(rs->smp, rs->prompt[i]);
     }
     fputs(o->prompt, stdout);
@@ -177,11 +181,11 @@ static void echo_prompt(const run_opts *o, run_state *rs)
 
 static pdvm_status emit_token(run_state *rs, int32_t tok)
 {
-    char buf[1024];
+    const char *text;
     size_t len;
-    pdvm_status st = pdvm_detok_push(rs->detok, tok, buf, sizeof buf, &len);
+    pdvm_status st = pdvm_detok_push(rs->detok, tok, &text, &len);
     if (st != PDVM_OK) return st;
-    fwrite(buf, 1, len, stdout);
+    fwrite(text, 1, len, stdout);
     fflush(stdout);
     return PDVM_OK;
 }
@@ -202,10 +206,9 @@ static int generate(const run_opts *o, run_state *rs, run_timing *t)
     if (st != PDVM_OK) return fail("prefill", st);
     echo_prompt(o, rs); /* after the prefill, so that a failure leaves stdout empty */
     uint64_t d0 = dispatches(rs->sess);
-    int32_t eos = pdvm_token_eos(rs->model);
     for (int32_t n_gen = 0; o->n_predict < 0 || n_gen < o->n_predict;) {
         int32_t tok = pdvm_sampler_sample(rs->smp, logits);
-        if (tok == eos) break;
+        if (pdvm_token_is_eog(rs->model, tok)) break;
         pdvm_sampler_accept(rs->smp, tok);
         n_gen++;
         if ((st = emit_token(rs, tok)) != PDVM_OK) return fail("detokenizing", st);
@@ -227,9 +230,9 @@ static int generate(const run_opts *o, run_state *rs, run_timing *t)
 
 static void finish_output(run_state *rs)
 {
-    char buf[64];
+    const char *text;
     size_t len;
-    if (pdvm_detok_flush(rs->detok, buf, sizeof buf, &len) == PDVM_OK) fwrite(buf, 1, len, stdout);
+    if (pdvm_detok_flush(rs->detok, &text, &len) == PDVM_OK) fwrite(text, 1, len, stdout);
     fputc('\n', stdout);
     fflush(stdout);
 }
