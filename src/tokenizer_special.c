@@ -101,6 +101,14 @@ static bool canonical(const pdvm_tokenizer *t, int32_t id)
     return pdvm_tokenizer_find(t, t->blob + t->offs[id], t->lens[id]) == id;
 }
 
+/* Every text in the lists above starts with one of these bytes; checking
+ * it first keeps the scan of a 150k-token vocabulary short. */
+static bool may_be_listed(const pdvm_tokenizer *t, int32_t id)
+{
+    char c = t->blob[t->offs[id]];
+    return (c == '<' || c == '[' || c == '_' || c == PDVM_SPACE_MARK[0]) && canonical(t, id);
+}
+
 static pdvm_status read_kind_ids(const pdvm_gguf *g, const pdvm_tokenizer *t, int32_t ids[N_KIND])
 {
     const char *keys[N_KIND + N_OF(OLD_KEYS)];
@@ -131,7 +139,7 @@ static void detect_by_text(pdvm_tokenizer *t, int32_t ids[N_KIND])
 {
     for (uint32_t i = 0; i < t->n_vocab; i++) {
         int32_t id = (int32_t)i;
-        if (!canonical(t, id)) continue;
+        if (!may_be_listed(t, id)) continue;
         for (int k = 0; k < N_KIND; k++) {
             if (ids[k] >= 0 || !is_any(t, id, KIND_TEXTS[k].v, KIND_TEXTS[k].n)) continue;
             ids[k] = id;
@@ -139,8 +147,8 @@ static void detect_by_text(pdvm_tokenizer *t, int32_t ids[N_KIND])
         }
     }
     for (uint32_t i = 0; i < t->n_vocab; i++)
-        if ((t->attrs[i] & PDVM_ATTR_CONTROL) && canonical(t, (int32_t)i) &&
-            strstr(t->blob + t->offs[i], "unused"))
+        if ((t->attrs[i] & PDVM_ATTR_CONTROL) && strstr(t->blob + t->offs[i], "unused") &&
+            canonical(t, (int32_t)i))
             t->attrs[i] |= PDVM_ATTR_UNUSED;
 }
 
@@ -178,7 +186,7 @@ static pdvm_status build_eog(pdvm_tokenizer *t, const int32_t ids[N_KIND])
                               ids[EOM]};
     for (uint32_t i = 0; i < t->n_vocab; i++) {
         int32_t id = (int32_t)i;
-        if (!canonical(t, id)) continue;
+        if (!may_be_listed(t, id)) continue;
         if (is_any(t, id, EOG_TEXTS, N_OF(EOG_TEXTS))) {
             t->eog[id] = 1;
             t->attrs[id] |= PDVM_ATTR_CONTROL;

@@ -132,16 +132,22 @@ static void print_ids(const tok_opts *o, const pdvm_model *m, const int32_t *ids
     if (o->show_count) printf("Total number of tokens: %zu\n", n);
 }
 
-/* Count first, then fill: the number of ids has no bound in the bytes. */
+/* The ids usually fit in one per byte; when they do not (byte fallback),
+ * pdvm_tokenize has said how many there are and the second call fits. */
 static pdvm_status tokenize_all(const tok_opts *o, const pdvm_model *m, const char *text,
                                 size_t len, int32_t **ids, size_t *n)
 {
     bool add_special = pdvm_model_add_bos(m) && !o->no_bos, parse = !o->no_parse_special;
-    pdvm_status st = pdvm_tokenize(m, text, len, add_special, parse, NULL, 0, n);
-    if (st != PDVM_OK && *n == 0) return st;
-    *ids = malloc((*n ? *n : 1) * sizeof **ids);
-    if (!*ids) return PDVM_ERR_NOMEM;
-    return pdvm_tokenize(m, text, len, add_special, parse, *ids, *n, n);
+    size_t cap = len + 16;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        free(*ids);
+        *ids = malloc(cap * sizeof **ids);
+        if (!*ids) return PDVM_ERR_NOMEM;
+        pdvm_status st = pdvm_tokenize(m, text, len, add_special, parse, *ids, cap, n);
+        if (st != PDVM_ERR_INVALID_ARG || *n <= cap) return st;
+        cap = *n;
+    }
+    return PDVM_ERR_INVALID_ARG;
 }
 
 int pdvm_cli_tokenize(int argc, char **argv)

@@ -4,9 +4,10 @@
  *
  *   tok_oracle ids  VOCAB.gguf STRINGS.txt [PRE]   reference lines for every string (stdout);
  *                                                  PRE overrides tokenizer.ggml.pre
- *   tok_oracle time VOCAB.gguf FILE                tokenize FILE's bytes once (as llama-tokenize
+ *   tok_oracle time VOCAB.gguf FILE [IDS]          tokenize FILE's bytes once (as llama-tokenize
  *                                                  -f FILE: BOS and special tokens), print the
- *                                                  count and the seconds
+ *                                                  count and the seconds; IDS gets the ids as
+ *                                                  `pdvm tokenize --ids` prints them
  *
  * STRINGS.txt: one string per line with the escapes \\ \n \r \t \xHH; lines starting with '#'
  * are comments. Output lines (tab separated), after '#' comment lines naming the vocabulary and
@@ -201,7 +202,7 @@ static double now_s(void)
 }
 
 /* As `llama-tokenize -f FILE --show-count`: add_special and parse_special on. */
-static int cmd_time(const struct llama_vocab *v, const char *path)
+static int cmd_time(const struct llama_vocab *v, const char *path, const char *ids_path)
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
@@ -219,6 +220,13 @@ static int cmd_time(const struct llama_vocab *v, const char *path)
     int32_t *ids = tokenize(v, text, (size_t)n, true, true, &count);
     double t1 = now_s();
     printf("llama.cpp: %ld bytes -> %d tokens in %.3f s\n", n, count, t1 - t0);
+    FILE *out = ids_path ? fopen(ids_path, "w") : NULL;
+    if (out) {
+        fputc('[', out);
+        for (int32_t i = 0; i < count; i++) fprintf(out, i ? ", %d" : "%d", ids[i]);
+        fputs("]\n", out);
+        fclose(out);
+    }
     free(ids);
     free(text);
     return 0;
@@ -227,12 +235,13 @@ static int cmd_time(const struct llama_vocab *v, const char *path)
 int main(int argc, char **argv)
 {
     bool ids = argc >= 2 && strcmp(argv[1], "ids") == 0;
-    if (!((ids && (argc == 4 || argc == 5)) || (argc == 4 && strcmp(argv[1], "time") == 0))) {
+    bool timing = argc >= 2 && strcmp(argv[1], "time") == 0;
+    if (!((ids || timing) && (argc == 4 || argc == 5))) {
         fprintf(stderr, "usage: tok_oracle ids VOCAB.gguf STRINGS.txt [PRE] | "
-                        "time VOCAB.gguf FILE\n");
+                        "time VOCAB.gguf FILE [IDS]\n");
         return 2;
     }
-    const char *pre = argc == 5 ? argv[4] : NULL;
+    const char *pre = ids && argc == 5 ? argv[4] : NULL;
     llama_log_set(quiet_log, NULL);
     llama_backend_init();
     double t0 = now_s();
@@ -241,7 +250,7 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "time") == 0) fprintf(stderr, "tok_oracle: vocabulary loaded in %.3f s\n",
                                               now_s() - t0);
     const struct llama_vocab *v = llama_model_get_vocab(m);
-    int r = ids ? cmd_ids(v, argv[2], argv[3], pre) : cmd_time(v, argv[3]);
+    int r = ids ? cmd_ids(v, argv[2], argv[3], pre) : cmd_time(v, argv[3], argc == 5 ? argv[4] : NULL);
     llama_model_free(m);
     llama_backend_free();
     return r;
