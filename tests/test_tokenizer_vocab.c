@@ -4,7 +4,8 @@
  *    parse_special off), also in $PDVM_EXTRA_VOCAB_DIR when set;
  *  - tests/data/tokenizer/<name>.tsv: llama.cpp's ids for each string of
  *    strings.txt with add_special and parse_special on and off (some files
- *    with tokenizer.ggml.pre overridden, to run every pre-tokenizer), its
+ *    with one key overridden: tokenizer.ggml.pre, to run every
+ *    pre-tokenizer, or a SentencePiece flag), its
  *    special ids, flags, end-of-generation ids and a digest of every
  *    token's piece; where llama.cpp's detokenizer gives the string back,
  *    ours must too (pieces, and the streaming detokenizer for valid UTF-8).
@@ -25,6 +26,7 @@
 #include "pdvm.h"
 #include "test_util.h"
 #include "tokenizer.h"
+#include "tokenizer_impl.h"
 
 #define DATA_DIR "tests/data/tokenizer"
 #define MAX_STRINGS 1024
@@ -46,15 +48,30 @@ static char *slurp(const char *path, size_t *n)
     return s;
 }
 
-static pdvm_model *vocab_model(const char *path, const char *pre)
+/* The vocabulary with one key overridden as the oracle did: "-", or
+ * tokenizer.ggml.pre=NAME, or a bool flag KEY=true|false. */
+static pdvm_model *vocab_model(const char *path, const char *override)
 {
+    static const char pre_key[] = "tokenizer.ggml.pre=";
     pdvm_gguf *g = NULL;
     if (pdvm_gguf_open(path, &g) != PDVM_OK) fail_msg("%s", pdvm_last_error());
     pdvm_model *m = calloc(1, sizeof *m);
     assert_non_null(m);
-    pdvm_status st = pre ? pdvm_tokenizer_load_pre(g, pre, &m->tok) : pdvm_tokenizer_load(g, &m->tok);
+    bool pre = strncmp(override, pre_key, sizeof pre_key - 1) == 0;
+    pdvm_status st = pre ? pdvm_tokenizer_load_pre(g, override + sizeof pre_key - 1, &m->tok)
+                         : pdvm_tokenizer_load(g, &m->tok);
     pdvm_gguf_close(g);
-    if (st != PDVM_OK) fail_msg("%s (pre %s): %s", path, pre ? pre : "-", pdvm_last_error());
+    if (st != PDVM_OK) fail_msg("%s (%s): %s", path, override, pdvm_last_error());
+    const char *eq = strchr(override, '=');
+    bool v = eq && strcmp(eq + 1, "true") == 0;
+    if (strncmp(override, "tokenizer.ggml.add_space_prefix=", 32) == 0)
+        m->tok->add_space_prefix = v;
+    else if (strncmp(override, "tokenizer.ggml.add_bos_token=", 29) == 0)
+        m->tok->add_bos = v;
+    else if (strncmp(override, "tokenizer.ggml.add_eos_token=", 29) == 0)
+        m->tok->add_eos = v;
+    else if (!pre && strcmp(override, "-") != 0)
+        fail_msg("override %s: not one the test knows", override);
     return m;
 }
 
@@ -351,7 +368,6 @@ static void oracle_file(const char *name, const bytes *strings, size_t n_strings
     size_t len;
     char *all = slurp(path, &len);
     pdvm_model *m = NULL;
-    char pre[128] = "-";
     oracle_stats st = {0};
     for (char *line = all; *line;) {
         char *nl = strchr(line, '\n');
@@ -361,10 +377,9 @@ static void oracle_file(const char *name, const bytes *strings, size_t n_strings
         if (line[0] == '#' || !tab) {
         } else if (strncmp(line, "vocab\t", 6) == 0) {
             snprintf(vocab, sizeof vocab, "vocab/%s", tab + 1);
-        } else if (strncmp(line, "pre\t", 4) == 0) {
-            snprintf(pre, sizeof pre, "%s", tab + 1);
+        } else if (strncmp(line, "override\t", 9) == 0) {
             test_model_path(vocab, path, sizeof path); /* skips or fails */
-            m = vocab_model(path, strcmp(pre, "-") ? pre : NULL);
+            m = vocab_model(path, tab + 1);
         } else if (line[0] >= '0' && line[0] <= '9') {
             assert_non_null(m);
             check_line(m, strings, n_strings, line, name, &st);

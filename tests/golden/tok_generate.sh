@@ -19,6 +19,11 @@ done
 # add_special only adds BOS/EOS, so these keep the add_special = 0 lines.
 for pre in default dbrx glm4 jais-2 deepseek-coder deepseek-v3 spark2_5 falcon smollm qwen35 \
            ufakzeka laguna poro-chat viking tekken gpt-4o bailingmoe seed-coder minicpm5; do
-    "$BIN" ids "$VOCAB/ggml-vocab-llama-bpe.gguf" $OUT/strings.txt "$pre" |
+    "$BIN" ids "$VOCAB/ggml-vocab-llama-bpe.gguf" $OUT/strings.txt "tokenizer.ggml.pre=$pre" |
         awk -F'\t' '$2 != "10" && $2 != "11"' > "$OUT/llama-bpe@$pre.tsv"
 done
+# SentencePiece without the dummy prefix (Gemma's vocabularies), and with EOS added.
+"$BIN" ids "$VOCAB/ggml-vocab-llama-spm.gguf" $OUT/strings.txt \
+    tokenizer.ggml.add_space_prefix=false > "$OUT/llama-spm@no-space-prefix.tsv"
+"$BIN" ids "$VOCAB/ggml-vocab-llama-spm.gguf" $OUT/strings.txt tokenizer.ggml.add_eos_token=true |
+    awk -F'\t' '$2 != "00" && $2 != "01"' > "$OUT/llama-spm@add-eos.tsv"

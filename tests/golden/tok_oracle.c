@@ -2,8 +2,10 @@
  * vocab-only GGUF files, to produce the reference ids in tests/data/tokenizer/. Our code; it links
  * only llama.h. Build and use: tests/golden/README.md ("Tokenizer ids").
  *
- *   tok_oracle ids  VOCAB.gguf STRINGS.txt [PRE]   reference lines for every string (stdout);
- *                                                  PRE overrides tokenizer.ggml.pre
+ *   tok_oracle ids  VOCAB.gguf STRINGS.txt [KEY=VALUE]
+ *                                 reference lines for every string (stdout); KEY=VALUE overrides
+ *                                 one key: tokenizer.ggml.pre (a string) or a bool key such as
+ *                                 tokenizer.ggml.add_space_prefix (true/false)
  *   tok_oracle time VOCAB.gguf FILE [IDS]          tokenize FILE's bytes once (as llama-tokenize
  *                                                  -f FILE: BOS and special tokens), print the
  *                                                  count and the seconds; IDS gets the ids as
@@ -12,7 +14,7 @@
  * STRINGS.txt: one string per line with the escapes \\ \n \r \t \xHH; lines starting with '#'
  * are comments. Output lines (tab separated), after '#' comment lines naming the vocabulary and
  * the override:
- *   vocab  the file's name;  pre  the override or "-"
+ *   vocab  the file's name;  override  KEY=VALUE or "-"
  *   meta   n_vocab bos eos add_bos add_eos
  *   eog    the end-of-generation ids, ascending
  *   pieces SPECIAL FNV    FNV-1a 64 over every token's piece (length, then bytes), special 0/1
@@ -71,15 +73,26 @@ static long unescape(char *line, size_t n)
     return (long)o;
 }
 
-static struct llama_model *load_vocab(const char *path, const char *pre)
+/* override: "tokenizer.ggml.pre=NAME" or "KEY=true|false". */
+static struct llama_model *load_vocab(const char *path, const char *override)
 {
     struct llama_model_params mp = llama_model_default_params();
     struct llama_model_kv_override kv[2];
     memset(kv, 0, sizeof kv);
-    if (pre) {
-        kv[0].tag = LLAMA_KV_OVERRIDE_TYPE_STR;
-        snprintf(kv[0].key, sizeof kv[0].key, "tokenizer.ggml.pre");
-        snprintf(kv[0].val_str, sizeof kv[0].val_str, "%s", pre);
+    const char *eq = override ? strchr(override, '=') : NULL;
+    if (override && (!eq || (size_t)(eq - override) >= sizeof kv[0].key)) {
+        fprintf(stderr, "tok_oracle: override '%s' is not KEY=VALUE\n", override);
+        return NULL;
+    }
+    if (eq) {
+        snprintf(kv[0].key, sizeof kv[0].key, "%.*s", (int)(eq - override), override);
+        if (strcmp(kv[0].key, "tokenizer.ggml.pre") == 0) {
+            kv[0].tag = LLAMA_KV_OVERRIDE_TYPE_STR;
+            snprintf(kv[0].val_str, sizeof kv[0].val_str, "%s", eq + 1);
+        } else {
+            kv[0].tag = LLAMA_KV_OVERRIDE_TYPE_BOOL;
+            kv[0].val_bool = strcmp(eq + 1, "true") == 0;
+        }
         mp.kv_overrides = kv;
     }
     mp.vocab_only = true;
@@ -163,7 +176,7 @@ static int cmd_ids(const struct llama_vocab *v, const char *vocab_path, const ch
     const char *base = strrchr(vocab_path, '/');
     printf("# llama.cpp's ids (tests/golden/tok_oracle.c) for tests/data/tokenizer/strings.txt\n");
     printf("vocab\t%s\n", base ? base + 1 : vocab_path);
-    printf("pre\t%s\n", pre ? pre : "-");
+    printf("override\t%s\n", pre ? pre : "-");
     print_meta(v);
     char *line = NULL;
     size_t cap = 0;
