@@ -61,7 +61,7 @@ static bool grow(char **buf, size_t *cap, size_t need)
 
 /* ------------------------------------------------------ UTF-8 assembler */
 
-/* The caller reserved room: every byte fed adds at most 3 (U+FFFD + none). */
+/* The caller reserved room (see pdvm_detok_push). */
 static void out_bytes(pdvm_detok *d, const void *p, size_t n)
 {
     memcpy(d->out + d->out_len, p, n);
@@ -139,8 +139,9 @@ pdvm_status pdvm_detok_push(pdvm_detok *d, int32_t token, const char **text, siz
                                                "vocabulary (%u)", token, n_vocab);
     size_t n;
     PDVM_TRY(render(d, token, &n));
-    if (!grow(&d->out, &d->out_cap, 3 * n + 4))
-        return pdvm_fail(PDVM_ERR_NOMEM, "pdvm_detok_push: %zu bytes of text", 3 * n + 4);
+    /* At most 3 bytes out per byte in, plus a U+FFFD for what was held back, plus NUL. */
+    if (!grow(&d->out, &d->out_cap, 3 * n + 8))
+        return pdvm_fail(PDVM_ERR_NOMEM, "pdvm_detok_push: %zu bytes of text", 3 * n + 8);
     d->out_len = 0;
     size_t i = 0;
     if (n > 0 && d->at_start) {

@@ -224,7 +224,8 @@ static pdvm_status reserve(bpe_work *w, size_t n)
     if (sym) w->sym = sym;
     bpe_bigram *heap = realloc(w->heap, 3 * cap * sizeof *heap);
     if (heap) w->heap = heap;
-    if (!word || !sym || !heap) return pdvm_fail(PDVM_ERR_NOMEM, "tokenize: a word of %zu bytes", n);
+    if (!word || !sym || !heap)
+        return pdvm_fail(PDVM_ERR_NOMEM, "tokenize: a word of %zu bytes", n);
     w->word_cap = 2 * cap;
     w->sym_cap = cap;
     w->heap_cap = 3 * cap;
@@ -244,7 +245,8 @@ static void add_bigram(bpe_work *w, int left, int right)
 static size_t encode_word(bpe_work *w, const char *s, size_t n)
 {
     size_t o = 0;
-    for (size_t i = 0; i < n; i++) o += pdvm_utf8_encode(pdvm_byte_to_cp((uint8_t)s[i]), w->word + o);
+    for (size_t i = 0; i < n; i++)
+        o += pdvm_utf8_encode(pdvm_byte_to_cp((uint8_t)s[i]), w->word + o);
     return o;
 }
 

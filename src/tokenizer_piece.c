@@ -27,7 +27,8 @@ static void put(piece_out *o, const void *p, size_t n)
 static void put_unescaped(piece_out *o, const char *p, size_t n)
 {
     for (size_t i = 0; i < n;) {
-        if (n - i >= PDVM_SPACE_MARK_LEN && memcmp(p + i, PDVM_SPACE_MARK, PDVM_SPACE_MARK_LEN) == 0) {
+        if (n - i >= PDVM_SPACE_MARK_LEN &&
+            memcmp(p + i, PDVM_SPACE_MARK, PDVM_SPACE_MARK_LEN) == 0) {
             put(o, " ", 1);
             i += PDVM_SPACE_MARK_LEN;
         } else {

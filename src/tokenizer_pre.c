@@ -10,6 +10,9 @@
  *     not a-z (no group frames on long words);
  *   - \s+$ gets (?<!\s) in front, so that a long run of spaces that does
  *     not end the text is rejected once, not once per space.
+ * Letters, digits, marks and punctuation are PCRE2's Unicode properties
+ * (Unicode 14 in PCRE2 10.42); llama.cpp's own tables are Unicode 15.1, so
+ * the few code points assigned since differ (PCRE2 sees them unassigned).
  * Values whose splitting needs code of its own in llama.cpp (kimi-k2,
  * afmoe, tiny_aya, superbpe, gemma4, ...) are not here: they are reported
  * as unsupported. */
@@ -62,7 +65,8 @@
                            "\\p{L}\\p{N}]+[\\r\\n]*" RE_TAIL
 #define RE_MINICPM5 CONTRACTIONS "|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}+| ?[^" WS \
                     "\\p{L}\\p{N}]+[\\r\\n]*" RE_TAIL
-#define RE_PORO " ?[^(" WS "|.,!?\xE2\x80\xA6\xE3\x80\x82\xEF\xBC\x8C\xE3\x80\x81\xE0\xA5\xA4\xDB\x94\xD8\x8C)]+"
+#define RE_PORO \
+    " ?[^(" WS "|.,!?\xE2\x80\xA6\xE3\x80\x82\xEF\xBC\x8C\xE3\x80\x81\xE0\xA5\xA4\xDB\x94\xD8\x8C)]+"
 #define RE_CJK_DS "[\xE4\xB8\x80-\xE9\xBE\xA5\xE0\xA0\x80-\xE4\xB8\x80\xEA\xB0\x80-\xED\x9F\xBF]+"
 #define RE_CJK_DS3 "[\xE4\xB8\x80-\xE9\xBE\xA5\xE3\x81\x80-\xE3\x82\x9F\xE3\x82\xA0-\xE3\x83\xBF]+"
 

@@ -412,7 +412,8 @@ static void test_pieces_and_special(void **state)
     pdvm_detok_free(d);
     /* Count first: the ids of a text with cap 0. */
     size_t n = 0;
-    assert_int_equal(pdvm_tokenize(m, "abcabc", 6, false, false, NULL, 0, &n), PDVM_ERR_INVALID_ARG);
+    assert_int_equal(pdvm_tokenize(m, "abcabc", 6, false, false, NULL, 0, &n),
+                     PDVM_ERR_INVALID_ARG);
     assert_int_equal(n, 4);
     pdvm_model_close(m);
 }
@@ -657,7 +658,8 @@ int main(void)
         cmocka_unit_test(test_detok_flush_and_errors),
         cmocka_unit_test(test_detok_strips_only_first_piece),
     };
-    int failed = cmocka_run_group_tests_name("tokenizer (tiny vocabularies)", tiny_tests, NULL, NULL);
+    int failed =
+        cmocka_run_group_tests_name("tokenizer (tiny vocabularies)", tiny_tests, NULL, NULL);
     failed += cmocka_run_group_tests_name("tokenizer (stories260K)", model, open_model,
                                           close_model);
     return failed;

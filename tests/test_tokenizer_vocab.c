@@ -300,7 +300,8 @@ static void check_meta(const pdvm_model *m, const char *key, const char *rest, c
     char got[1 << 12];
     if (strcmp(key, "meta") == 0) {
         snprintf(got, sizeof got, "%u\t%d\t%d\t%d\t%d", pdvm_tokenizer_n_vocab(m->tok),
-                 pdvm_token_bos(m), pdvm_token_eos(m), pdvm_model_add_bos(m), pdvm_model_add_eos(m));
+                 pdvm_token_bos(m), pdvm_token_eos(m), pdvm_model_add_bos(m),
+                 pdvm_model_add_eos(m));
     } else if (strcmp(key, "eog") == 0) {
         size_t at = 0;
         got[0] = '\0';

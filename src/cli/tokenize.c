@@ -40,7 +40,8 @@ static int parse_opts(int argc, char **argv, tok_opts *o)
 {
     *o = (tok_opts){0};
     const pdvm_arg args[] = {
-        {"-m", "--model", PDVM_ARG_STR, &o->model, 0, 0, "PATH", "GGUF file (vocab-only is enough)"},
+        {"-m", "--model", PDVM_ARG_STR, &o->model, 0, 0, "PATH",
+         "GGUF file (vocab-only is enough)"},
         {"-p", "--prompt", PDVM_ARG_STR, &o->prompt, 0, 0, "TEXT", "text to tokenize"},
         {"-f", "--file", PDVM_ARG_STR, &o->file, 0, 0, "FILE", "tokenize the bytes of FILE"},
         {NULL, "--stdin", PDVM_ARG_FLAG, &o->from_stdin, 0, 0, NULL, "tokenize standard input"},

@@ -263,7 +263,8 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "time") == 0) fprintf(stderr, "tok_oracle: vocabulary loaded in %.3f s\n",
                                               now_s() - t0);
     const struct llama_vocab *v = llama_model_get_vocab(m);
-    int r = ids ? cmd_ids(v, argv[2], argv[3], pre) : cmd_time(v, argv[3], argc == 5 ? argv[4] : NULL);
+    int r = ids ? cmd_ids(v, argv[2], argv[3], pre)
+                : cmd_time(v, argv[3], argc == 5 ? argv[4] : NULL);
     llama_model_free(m);
     llama_backend_free();
     return r;
