@@ -43,6 +43,8 @@ typedef struct tiny_spec {
     size_t n_pieces;
     const char *const *merges; /* gpt2 only */
     size_t n_merges;
+    const char *id_key;        /* one more u32 key (a special id), NULL: none */
+    uint32_t id_value;
 } tiny_spec;
 
 static void kv_bool(gw *w, const char *key, bool v)
@@ -79,6 +81,10 @@ static void tiny_file(const tiny_spec *s, gw *file)
     }
     if (s->space_prefix >= 0) {
         kv_bool(&kv, "tokenizer.ggml.add_space_prefix", s->space_prefix);
+        n_kv++;
+    }
+    if (s->id_key) {
+        gw_kv_u32(&kv, s->id_key, s->id_value);
         n_kv++;
     }
     gw_file(file, &kv, n_kv, NULL, 0, 32, 0, NULL);
@@ -151,7 +157,7 @@ static const tiny_piece SPM_PIECES[] = {
 
 static tiny_spec spm_spec(int space_prefix, const char *name)
 {
-    return (tiny_spec){"llama", NULL, name, space_prefix, SPM_PIECES, N_SPM, NULL, 0};
+    return (tiny_spec){"llama", NULL, name, space_prefix, SPM_PIECES, N_SPM, NULL, 0, NULL, 0};
 }
 
 static void test_spm_best_score_first(void **state)
@@ -281,7 +287,7 @@ static const char *const BPE_MERGES[] = {"b c", "a b", "a a", "\xC4\xA0 a", "x y
 static tiny_spec bpe_spec(const char *pre)
 {
     return (tiny_spec){"gpt2", pre, NULL, -1, BPE_PIECES, N_BPE, BPE_MERGES,
-                       sizeof BPE_MERGES / sizeof BPE_MERGES[0]};
+                       sizeof BPE_MERGES / sizeof BPE_MERGES[0], NULL, 0};
 }
 
 static void test_bpe_ranks(void **state)
@@ -327,6 +333,30 @@ static void test_eog_by_text(void **state)
     assert_false(pdvm_tokenizer_is_eog(t, (int32_t)N_BPE));
     /* <|end|> is user-defined now: split out even without parse_special. */
     expect(t, "a<|end|>", false, false, IDS(0, 11));
+    pdvm_tokenizer_free(t);
+}
+
+/* Ids from the file: an EOT id ends generation; an EOS id outside the
+ * vocabulary keeps llama.cpp's default (11 for gpt2). */
+static void test_special_ids_from_keys(void **state)
+{
+    (void)state;
+    tiny_spec s = bpe_spec("gpt-2");
+    s.id_key = "tokenizer.ggml.eot_token_id";
+    s.id_value = 1;
+    pdvm_tokenizer *t = tiny(&s);
+    assert_true(pdvm_tokenizer_is_eog(t, 1));
+    assert_int_equal(pdvm_tokenizer_attr(t, 1), PDVM_ATTR_NORMAL);
+    pdvm_tokenizer_free(t);
+    s.id_key = "tokenizer.ggml.eos_token_id";
+    s.id_value = 1000;
+    t = tiny(&s);
+    assert_int_equal(pdvm_tokenizer_eos(t), 11);
+    pdvm_tokenizer_free(t);
+    s.id_value = 2;
+    t = tiny(&s);
+    assert_int_equal(pdvm_tokenizer_eos(t), 2);
+    assert_true(pdvm_tokenizer_is_eog(t, 2));
     pdvm_tokenizer_free(t);
 }
 
@@ -644,6 +674,7 @@ int main(void)
         cmocka_unit_test(test_bpe_ranks),
         cmocka_unit_test(test_bpe_ignore_merges),
         cmocka_unit_test(test_eog_by_text),
+        cmocka_unit_test(test_special_ids_from_keys),
         cmocka_unit_test(test_rejections_are_named),
         cmocka_unit_test(test_long_pieces),
         cmocka_unit_test(test_pieces_and_special),
