@@ -7,6 +7,7 @@
 #   make bench        the benchmark suite (build/bench.jsonl)
 #   make fuzz         libFuzzer target for the GGUF reader and binder (clang)
 #   make fuzz-chat    libFuzzer target for the chat templates (clang)
+#   make fuzz-tok     libFuzzer target for tokenize + detokenize of every vocabulary
 #   make install PREFIX=/usr/local
 # `test` and `demo` first run `deps`, which installs missing Debian packages
 # (or prints the exact apt-get line when it cannot).
@@ -23,10 +24,10 @@ BUILD    ?= build
 SANFLAGS :=
 endif
 
-PKGS      := egl glesv2 gbm libdrm json-c
+PKGS      := egl glesv2 gbm libdrm json-c libpcre2-8
 TEST_PKGS := cmocka
 DEPS_DEB  := libegl-dev libgles-dev libgbm-dev libdrm-dev libcmocka-dev libjson-c-dev \
-             libegl-mesa0 libgl1-mesa-dri pkg-config
+             libpcre2-dev libegl-mesa0 libgl1-mesa-dri pkg-config
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -63,7 +64,7 @@ CPU_TESTS  := $(filter-out $(GPU_TESTS),$(TEST_BIN))
 .SECONDARY:
 
 .PHONY: all deps check-pkgs test test-run test-cpu demo demo-run bench bench-run fuzz \
-        fuzz-chat install clean
+        fuzz-chat fuzz-tok install clean
 all: check-pkgs $(BUILD)/pdvm $(BUILD)/libpdvm.a $(BUILD)/libpdvm.so
 
 check-pkgs:
@@ -101,6 +102,12 @@ $(BUILD)/obj/%.o: %.c
 $(BUILD)/obj/platform/%.o: platform/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) -fvisibility=hidden -Iinclude -c -o $@ $<
+
+# The tool is a client of the public API: pdvm.h, its own headers, and for
+# pdvm bench src/bench/pdvm_bench.h by relative path.
+$(BUILD)/obj/src/cli/%.o: src/cli/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) -Iinclude -c -o $@ $<
 
 $(BUILD)/libpdvm.a: $(LIB_OBJ)
 	@rm -f $@
@@ -142,7 +149,12 @@ bench-run: all
 
 # libFuzzer: the CPU-side parsers only, no GL.
 FUZZ_SRC := src/error.c $(wildcard src/gguf*.c) src/quant.c src/quant_blocks.c src/half.c \
-            src/model.c src/model_hparams.c src/tokenizer.c
+            src/model.c src/model_arch.c src/model_hparams.c src/util.c $(wildcard src/tokenizer*.c)
+FUZZ_TOK_SRC := src/error.c $(wildcard src/gguf*.c) src/quant.c src/quant_blocks.c src/half.c \
+                $(wildcard src/tokenizer*.c) \
+                src/tokenize_api.c src/detok.c
+FUZZ_CC := clang -std=c11 -D_DEFAULT_SOURCE -g -O1 -Iinclude -Isrc \
+           -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 FUZZ_SECONDS ?= 60
 fuzz: build/fuzz/fuzz_gguf
 	@mkdir -p build/fuzz/corpus
@@ -152,8 +164,17 @@ fuzz: build/fuzz/fuzz_gguf
 
 build/fuzz/fuzz_gguf: tests/fuzz/fuzz_gguf.c $(FUZZ_SRC) $(wildcard src/*.h)
 	@mkdir -p $(dir $@)
-	clang -std=c11 -D_DEFAULT_SOURCE -g -O1 -Iinclude -Isrc \
-	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -o $@ tests/fuzz/fuzz_gguf.c $(FUZZ_SRC) -lm
+	$(FUZZ_CC) -o $@ tests/fuzz/fuzz_gguf.c $(FUZZ_SRC) -lm $(shell pkg-config --libs libpcre2-8)
+
+# Tokenize + detokenize every vocabulary of ../shared/models/vocab (PDVM_FUZZ_VOCAB_DIR).
+fuzz-tok: build/fuzz/fuzz_tokenizer
+	@mkdir -p build/fuzz/corpus-tok
+	build/fuzz/fuzz_tokenizer -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=4096 \
+	  -max_len=4096 -artifact_prefix=build/fuzz/tok- build/fuzz/corpus-tok tests/fuzz/corpus-tok
+
+build/fuzz/fuzz_tokenizer: tests/fuzz/fuzz_tokenizer.c $(FUZZ_TOK_SRC) $(wildcard src/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -o $@ tests/fuzz/fuzz_tokenizer.c $(FUZZ_TOK_SRC) -lm $(shell pkg-config --libs libpcre2-8)
 
 CHAT_FUZZ_SRC := src/error.c src/chat_template.c src/chat_detect.c src/chat_formats.c
 fuzz-chat: build/fuzz/fuzz_chat

@@ -230,38 +230,87 @@ PDVM_API uint64_t pdvm_model_n_params(const pdvm_model *model);
 
 /* -------------------------------------------------------------- tokenizer */
 
-/* Encode UTF-8 text with the model's tokenizer (SentencePiece BPE for
- * tokenizer.ggml.model = llama: highest-scoring merge first, byte fallback,
- * dummy-prefix space). BOS is prepended when add_bos is true.
- * out has room for cap ids; *n_out receives the number of ids, also when
- * it exceeds cap (then PDVM_ERR_INVALID_ARG is returned and out holds the
- * first cap ids). Errors: PDVM_ERR_INVALID_ARG also for NULL arguments, a
- * model without BOS when add_bos, or text over 256 MiB; PDVM_ERR_NOMEM. */
-PDVM_API pdvm_status pdvm_tokenize(const pdvm_model *model, const char *text, bool add_bos,
-                                   int32_t *out, size_t cap, size_t *n_out);
+/* Ids and text as llama.cpp's tokenizer (src/llama-vocab.cpp) gives them.
+ *
+ * GGUF keys read:
+ *   tokenizer.ggml.model       "llama": SentencePiece BPE (Kudo & Richardson 2018): best-scoring
+ *                              merge first, byte fallback <0xXX>, U+2581 for spaces;
+ *                              "gpt2": byte-level BPE (Radford et al. 2019): GPT-2's byte <->
+ *                              code point map, ranked merges, a pre-tokenizer; others are
+ *                              PDVM_ERR_UNSUPPORTED, named
+ *   tokenizer.ggml.pre         gpt2 only: the pre-tokenizer, llama.cpp's spelling ("llama-bpe",
+ *                              "qwen2", "qwen35", "smollm", "gpt-4o", ...; absent: "default");
+ *                              a value we do not implement is PDVM_ERR_UNSUPPORTED, named
+ *   tokenizer.ggml.tokens      the pieces (string array)
+ *   tokenizer.ggml.merges      gpt2 only: "left right" strings, rank = position
+ *   tokenizer.ggml.scores      f32 or i32 per piece (SentencePiece merge order); default 0
+ *   tokenizer.ggml.token_type  i32 per piece: 1 normal, 2 unknown, 3 control, 4 user-defined,
+ *                              5 unused, 6 byte; default normal
+ *   tokenizer.ggml.{bos,eos,unknown,eot,eom}_token_id,
+ *   tokenizer.ggml.fim_{pre,suf,mid,pad,rep,sep}_token_id (and prefix/suffix/middle_token_id)
+ *                              an id outside the vocabulary keeps llama.cpp's default
+ *                              (SentencePiece: BOS 1, EOS 2, UNK 0; gpt2: BOS = EOS = 11)
+ *   tokenizer.ggml.add_bos_token, add_eos_token, add_space_prefix
+ *                              defaults per model as llama.cpp (SentencePiece: BOS yes, space
+ *                              prefix yes; gpt2: BOS only for llama-bpe-style and tekken)
+ *   general.name, general.architecture
+ *                              only for llama.cpp's per-model token attributes (Phi-3 drops the
+ *                              whitespace after its special tokens)
+ * Tokens whose text llama.cpp treats as end of turn or generation ("<|eot_id|>", "<|im_end|>",
+ * "<|end|>", "<end_of_turn>", "<|endoftext|>", "</s>", ...) become control tokens. */
 
-/* Streaming detokenizer: turns ids into UTF-8 without ever emitting a broken
- * multi-byte sequence (bytes of an incomplete character are held back until
- * it completes). Strips the dummy-prefix space of the text's first piece
- * only (control tokens such as BOS print nothing), as llama.cpp does. */
+/* Encode len bytes of text (any bytes: invalid UTF-8 is tokenized as llama.cpp does, with
+ * byte fallback for SentencePiece and U+FFFD for byte-level BPE).
+ * add_special: BOS (when the vocabulary's add_bos) and EOS (when add_eos), as llama_tokenize;
+ * parse_special: control/user-defined token text in `text` becomes those ids (user-defined
+ * token text always does, as in llama.cpp); off, control token text is plain text.
+ * out has room for cap ids (out may be NULL when cap is 0); *n_out receives the number of ids,
+ * also when it exceeds cap: then PDVM_ERR_INVALID_ARG is returned and out holds the first cap
+ * ids, so a call with cap 0 sizes the buffer. Other errors: PDVM_ERR_INVALID_ARG (NULL
+ * arguments, no tokenizer, text over 256 MiB, add_special with no BOS/EOS id), PDVM_ERR_NOMEM. */
+PDVM_API pdvm_status pdvm_tokenize(const pdvm_model *model, const char *text, size_t len,
+                                   bool add_special, bool parse_special, int32_t *out,
+                                   size_t cap, size_t *n_out);
+
+/* The bytes a token stands for (byte-level pieces decoded, U+2581 -> space, <0xXX> -> the
+ * byte); control and unknown tokens give "" unless special (then their text). Writes at most
+ * cap bytes, no NUL; *len gets the byte count also when it exceeds cap (then
+ * PDVM_ERR_INVALID_ARG; buf may be NULL with cap 0 to ask for the length). No UTF-8 hold-back:
+ * a piece may be part of a character. Errors: PDVM_ERR_INVALID_ARG also for an id outside
+ * the vocabulary. */
+PDVM_API pdvm_status pdvm_token_to_piece(const pdvm_model *model, int32_t token, bool special,
+                                         char *buf, size_t cap, size_t *len);
+
+/* True for the tokens that end generation: EOS, EOT, EOM and the FIM pad/repo/separator ids
+ * from the GGUF, and the tokens llama.cpp recognizes by text ("<|eot_id|>", "<|im_end|>",
+ * "<|end|>", "<end_of_turn>", "<|endoftext|>", "</s>", ...). False outside the vocabulary. */
+PDVM_API bool pdvm_token_is_eog(const pdvm_model *model, int32_t token);
+
+/* tokenizer.ggml.add_bos_token / add_eos_token as llama.cpp defaults them per model. */
+PDVM_API bool pdvm_model_add_bos(const pdvm_model *model);
+PDVM_API bool pdvm_model_add_eos(const pdvm_model *model);
+
+/* Open only the tokenizer of a GGUF file (vocab-only files with no tensors too); the model
+ * has hparams arch and n_vocab and no weights (a session on it fails with
+ * PDVM_ERR_INVALID_ARG). Free with pdvm_model_close. Errors as pdvm_model_open. */
+PDVM_API pdvm_status pdvm_model_open_vocab(const char *path, pdvm_model **out);
+
+/* Streaming detokenizer: turns ids into UTF-8 without ever emitting a broken multi-byte
+ * sequence (bytes of an incomplete character are held back until it completes; a sequence
+ * that cannot complete becomes U+FFFD). special: render control tokens (as llama-cli's
+ * --special). When the vocabulary adds a dummy-prefix space (SentencePiece), the first piece
+ * that prints anything loses one leading space. Errors: PDVM_ERR_INVALID_ARG, PDVM_ERR_NOMEM. */
 typedef struct pdvm_detok pdvm_detok;
-/* Create a detokenizer over the model's vocabulary (the model must outlive
- * it). Errors: PDVM_ERR_INVALID_ARG (NULL, a model without a tokenizer),
- * PDVM_ERR_NOMEM. */
-PDVM_API pdvm_status pdvm_detok_create(const pdvm_model *model, pdvm_detok **out);
-/* Append the text of one token to buf (NUL-terminated, at most cap bytes
- * including the NUL); *len receives the byte count written (excluding NUL).
- * Errors: PDVM_ERR_INVALID_ARG for an id outside the vocabulary or cap < 64. */
-PDVM_API pdvm_status pdvm_detok_push(pdvm_detok *d, int32_t token, char *buf, size_t cap,
+PDVM_API pdvm_status pdvm_detok_create(const pdvm_model *model, bool special, pdvm_detok **out);
+/* The text of one more token: *text points into the detokenizer's own buffer (NUL-terminated,
+ * *len bytes, any length), valid until its next call. Errors: PDVM_ERR_INVALID_ARG for an id
+ * outside the vocabulary or NULL arguments; PDVM_ERR_NOMEM. */
+PDVM_API pdvm_status pdvm_detok_push(pdvm_detok *d, int32_t token, const char **text,
                                      size_t *len);
-/* Flush held-back bytes (invalid ones become U+FFFD). Same buffer rules. */
-PDVM_API pdvm_status pdvm_detok_flush(pdvm_detok *d, char *buf, size_t cap, size_t *len);
+/* The held-back bytes of an unfinished character, as U+FFFD (or ""). Same rules. */
+PDVM_API pdvm_status pdvm_detok_flush(pdvm_detok *d, const char **text, size_t *len);
 /* Free a detokenizer. NULL is accepted. */
 PDVM_API void pdvm_detok_free(pdvm_detok *d);
-
-/* Whether the vocabulary asks for BOS at the start of a text
- * (tokenizer.ggml.add_bos_token, default true for SentencePiece). */
-PDVM_API bool pdvm_model_add_bos(const pdvm_model *model);
 
 /* Special token ids; -1 when the model has none. */
 PDVM_API int32_t pdvm_token_bos(const pdvm_model *model);

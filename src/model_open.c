@@ -1,6 +1,9 @@
 /* The public model entry points: open the GGUF, bind the architecture,
- * load the tokenizer; one owner (pdvm_model) for all three. */
+ * load the tokenizer; one owner (pdvm_model) for all three. The vocab-only
+ * open loads the tokenizer alone (files with no tensors, like llama.cpp's
+ * ggml-vocab-*.gguf); such a model has no weights and no session. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "chat_template.h"
 #include "error.h"
@@ -57,6 +60,36 @@ pdvm_status pdvm_model_open(const char *path, pdvm_model **out)
     return pdvm_model_load(path, NULL, out);
 }
 
+/* hparams of a vocab-only model: the architecture name and n_vocab. */
+static void vocab_hparams(const pdvm_gguf *g, pdvm_model *m)
+{
+    gguf_str arch;
+    if (pdvm_gguf_get_str(g, "general.architecture", &arch)) {
+        size_t n = arch.len < sizeof m->hp.arch ? (size_t)arch.len : sizeof m->hp.arch - 1;
+        memcpy(m->hp.arch, arch.ptr, n);
+    }
+    m->hp.n_vocab = pdvm_tokenizer_n_vocab(m->tok);
+}
+
+pdvm_status pdvm_model_open_vocab(const char *path, pdvm_model **out)
+{
+    if (!path || !out)
+        return pdvm_fail(PDVM_ERR_INVALID_ARG, "pdvm_model_open_vocab: NULL argument");
+    *out = NULL;
+    pdvm_gguf *g = NULL;
+    PDVM_TRY(pdvm_gguf_open(path, &g));
+    pdvm_model *m = calloc(1, sizeof *m);
+    pdvm_status st = m ? pdvm_tokenizer_load(g, &m->tok) : pdvm_fail(PDVM_ERR_NOMEM, "model");
+    if (st == PDVM_OK) vocab_hparams(g, m);
+    pdvm_gguf_close(g); /* the tokenizer keeps its own copy */
+    if (st != PDVM_OK) {
+        free(m);
+        return pdvm_fail_prefix(st, "%s", path);
+    }
+    *out = m;
+    return PDVM_OK;
+}
+
 void pdvm_model_close(pdvm_model *model)
 {
     if (!model) return;
@@ -69,8 +102,3 @@ void pdvm_model_close(pdvm_model *model)
 const pdvm_hparams *pdvm_model_hparams(const pdvm_model *model) { return &model->hp; }
 
 uint64_t pdvm_model_n_params(const pdvm_model *model) { return model->n_params; }
-
-bool pdvm_model_add_bos(const pdvm_model *model)
-{
-    return model && model->tok && pdvm_tokenizer_add_bos(model->tok);
-}

@@ -111,7 +111,7 @@ static void test_tokenize_prints_ids(void **state)
     r = cli_run((const char *const[]){"tokenize", "-m", path, "-p", "Once", "--pieces",
                                        "--no-bos", NULL}, NULL);
     assert_int_equal(r.code, 0);
-    assert_string_equal(r.out, "403 '\xE2\x96\x81Once'\n");
+    assert_string_equal(r.out, "403 ' Once'\n"); /* the piece's text */
     cli_result_free(&r);
 }
 

@@ -49,18 +49,18 @@ static void generate(pdvm_model *m, int n_gen, char *out, size_t cap)
     pdvm_sampler *smp = NULL;
     assert_int_equal(pdvm_sampler_create(&sp, pdvm_model_hparams(m)->n_vocab, &smp), PDVM_OK);
     pdvm_detok *d = NULL;
-    assert_int_equal(pdvm_detok_create(m, &d), PDVM_OK);
+    assert_int_equal(pdvm_detok_create(m, false, &d), PDVM_OK);
     int32_t ids[32];
     size_t n = 0, at = 0, len;
-    char buf[128];
-    assert_int_equal(pdvm_tokenize(m, PROMPT, true, ids, 32, &n), PDVM_OK);
-    for (size_t i = 0; i < n; i++) pdvm_detok_push(d, ids[i], buf, sizeof buf, &len);
+    const char *buf;
+    assert_int_equal(pdvm_tokenize(m, PROMPT, strlen(PROMPT), true, false, ids, 32, &n), PDVM_OK);
+    for (size_t i = 0; i < n; i++) pdvm_detok_push(d, ids[i], &buf, &len);
     const float *logits;
     assert_int_equal(pdvm_session_eval(s, ids, n, &logits), PDVM_OK);
     for (int i = 0; i < n_gen; i++) {
         int32_t t = pdvm_sampler_sample(smp, logits);
         if (t == pdvm_token_eos(m)) break;
-        assert_int_equal(pdvm_detok_push(d, t, buf, sizeof buf, &len), PDVM_OK);
+        assert_int_equal(pdvm_detok_push(d, t, &buf, &len), PDVM_OK);
         assert_true(at + len < cap);
         memcpy(out + at, buf, len);
         at += len;

@@ -14,7 +14,7 @@ typedef struct run_opts {
     int32_t n_predict;
     uint32_t n_ctx;
     pdvm_sampler_params sp;
-    bool unfused, verbose, check_tensors;
+    bool unfused, verbose, check_tensors, special;
 } run_opts;
 
 typedef struct run_state {
@@ -60,6 +60,8 @@ static int parse_opts(int argc, char **argv, run_opts *o)
          "GPU: EGL platform gbm|device|surfaceless"},
         {NULL, "--check-tensors", PDVM_ARG_FLAG, &o->check_tensors, 0, 0, NULL,
          "check every tensor for NaN/Inf at load"},
+        {NULL, "--special", PDVM_ARG_FLAG, &o->special, 0, 0, NULL,
+         "print control tokens' text too (as llama-cli --special)"},
         {"-v", "--verbose", PDVM_ARG_FLAG, &o->verbose, 0, 0, NULL,
          "GPU buffers, KV slabs and the dispatch plan"},
     };
@@ -101,13 +103,18 @@ static int load_prompt_text(const run_opts *o, run_state *rs)
     return rs->text ? -1 : PDVM_EXIT_USAGE;
 }
 
+/* As llama-cli: BOS (and EOS) as the vocabulary asks, special-token text
+ * in the prompt parsed. Counted first: byte fallback can give more ids
+ * than bytes. */
 static int tokenize_prompt(const run_opts *o, run_state *rs)
 {
-    bool add_bos = pdvm_model_add_bos(rs->model);
-    size_t cap = rs->text_len + 3, n = 0; /* one id per byte, dummy prefix and BOS */
-    rs->prompt = malloc(cap * sizeof *rs->prompt);
+    size_t n = 0;
+    pdvm_status st = pdvm_tokenize(rs->model, rs->text, rs->text_len, true, true, NULL, 0, &n);
+    if (st != PDVM_OK && st != PDVM_ERR_INVALID_ARG) return fail("tokenizing the prompt", st);
+    if (st == PDVM_ERR_INVALID_ARG && n == 0) return fail("tokenizing the prompt", st);
+    rs->prompt = malloc((n ? n : 1) * sizeof *rs->prompt);
     if (!rs->prompt) return fprintf(stderr, "pdvm run: out of memory\n"), PDVM_EXIT_FAIL;
-    pdvm_status st = pdvm_tokenize(rs->model, rs->text, add_bos, rs->prompt, cap, &n);
+    st = pdvm_tokenize(rs->model, rs->text, rs->text_len, true, true, rs->prompt, n, &n);
     if (st != PDVM_OK) return fail("tokenizing the prompt", st);
     rs->n_prompt = n;
     /* The session's n_ctx as pdvm.h defines the default. */
@@ -145,7 +152,7 @@ static int open_all(const run_opts *o, run_state *rs, pdvm_cli_progress *progres
     if (st != PDVM_OK) return fail("creating the session", st);
     st = pdvm_sampler_create(&o->sp, pdvm_model_hparams(rs->model)->n_vocab, &rs->smp);
     if (st != PDVM_OK) return fail("sampler", st);
-    st = pdvm_detok_create(rs->model, &rs->detok);
+    st = pdvm_detok_create(rs->model, o->special, &rs->detok);
     if (st != PDVM_OK) return fail("detokenizer", st);
     return -1;
 }
@@ -178,10 +185,10 @@ static void report_start(const run_opts *o, const run_state *rs)
  * the first generated piece is not mistaken for the first after BOS. */
 static bool echo_prompt(run_state *rs)
 {
-    char buf[1024];
+    const char *text;
     size_t len;
     for (size_t i = 0; i < rs->n_prompt; i++) {
-        pdvm_detok_push(rs->detok, rs->prompt[i], buf, sizeof buf, &len);
+        pdvm_detok_push(rs->detok, rs->prompt[i], &text, &len);
         pdvm_sampler_accept(rs->smp, rs->prompt[i]);
     }
     return pdvm_cli_write("run", rs->text, rs->text_len);
@@ -190,11 +197,11 @@ static bool echo_prompt(run_state *rs)
 /* -1: go on; else the exit code. */
 static int emit_token(run_state *rs, int32_t tok)
 {
-    char buf[1024];
+    const char *text;
     size_t len;
-    pdvm_status st = pdvm_detok_push(rs->detok, tok, buf, sizeof buf, &len);
+    pdvm_status st = pdvm_detok_push(rs->detok, tok, &text, &len);
     if (st != PDVM_OK) return fail("detokenizing", st);
-    return pdvm_cli_write("run", buf, len) ? -1 : PDVM_EXIT_FAIL;
+    return pdvm_cli_write("run", text, len) ? -1 : PDVM_EXIT_FAIL;
 }
 
 static int generate(const run_opts *o, run_state *rs)
@@ -204,10 +211,9 @@ static int generate(const run_opts *o, run_state *rs)
     if (st != PDVM_OK) return fail("prefill", st);
     /* After the prefill, so that a failure leaves stdout empty. */
     if (!echo_prompt(rs)) return PDVM_EXIT_FAIL;
-    int32_t eos = pdvm_token_eos(rs->model);
     for (int32_t n_gen = 0; o->n_predict < 0 || n_gen < o->n_predict;) {
         int32_t tok = pdvm_sampler_sample(rs->smp, logits);
-        if (tok == eos) break;
+        if (pdvm_token_is_eog(rs->model, tok)) break; /* EOS, EOT, <|im_end|>, ... */
         pdvm_sampler_accept(rs->smp, tok);
         n_gen++;
         int r = emit_token(rs, tok);
@@ -226,11 +232,11 @@ static int generate(const run_opts *o, run_state *rs)
 
 static int finish_output(run_state *rs)
 {
-    char buf[64];
+    const char *text = "";
     size_t len = 0;
-    if (pdvm_detok_flush(rs->detok, buf, sizeof buf, &len) != PDVM_OK) len = 0;
-    buf[len++] = '\n';
-    return pdvm_cli_write("run", buf, len) ? -1 : PDVM_EXIT_FAIL;
+    if (pdvm_detok_flush(rs->detok, &text, &len) != PDVM_OK) len = 0;
+    if (!pdvm_cli_write("run", text, len)) return PDVM_EXIT_FAIL;
+    return pdvm_cli_write("run", "\n", 1) ? -1 : PDVM_EXIT_FAIL;
 }
 
 /* The prompt's eval is the prefill; the decode figures cover the generated

@@ -86,7 +86,7 @@ static void tokenize(const pdvm_gguf *g)
     static const char text[] = "Once upon a time, \xe2\x96\x81 \xff caf\xc3\xa9\n";
     int32_t ids[64];
     size_t n;
-    check_error(pdvm_tokenizer_encode(tok, text, sizeof text - 1, true, ids, 64, &n));
+    check_error(pdvm_tokenizer_encode(tok, text, sizeof text - 1, true, true, ids, 64, &n));
     pdvm_tokenizer_free(tok);
 }
 
