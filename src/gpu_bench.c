@@ -8,6 +8,7 @@
 #include "gpu_ops.h"
 #include "gpu_plan.h"
 #include "gpu_state.h"
+#include "gpu_types.h"
 #include "quant.h"
 #include "synth_fill.h"
 
@@ -80,7 +81,7 @@ pdvm_status pdvm_gpu_bench_matvec(pdvm_gl *gl, uint32_t type, uint32_t rows, uin
                                   int reps, double *us)
 {
     uint64_t rb;
-    if (!gpu_type_supported(type) || pdvm_type_row_bytes(type, cols, &rb) != PDVM_OK)
+    if (!gpu_type_find(type) || pdvm_type_row_bytes(type, cols, &rb) != PDVM_OK)
         return pdvm_fail(PDVM_ERR_UNSUPPORTED, "bench matvec: no kernel for %s rows of %u",
                          pdvm_type_name(type), cols);
     if (reps < 1 || rows == 0) return pdvm_fail(PDVM_ERR_INVALID_ARG, "bench matvec: empty run");

@@ -68,13 +68,6 @@ pdvm_status gpu_launch(gpu_kernels *k, gpu_prog *p, uint32_t gx, uint32_t gy);
  * into y when x would pass the driver's group-count limit. */
 pdvm_status gpu_launch_folded(gpu_kernels *k, gpu_prog *p, uint32_t n_groups);
 
-/* Dot and dequant function names of the shaders for a weight type. */
-const char *gpu_dot_fn(uint32_t type);
-/* The variant reading 16-byte aligned rows through a uvec4 view; NULL when
- * the type has none. */
-const char *gpu_dot_fn_v4(uint32_t type);
-const char *gpu_deq_fn(uint32_t type);
-
 /* Smallest power of two >= v (v >= 1). */
 uint32_t gpu_pow2_ceil(uint32_t v);
 

@@ -8,24 +8,24 @@
 #include "error.h"
 #include "gl_runtime.h"
 #include "gpu_bench_hooks.h"
+#include "gpu_types.h"
 #include "quant.h"
 #include "synthetic.h"
 
-#define SYNOPSIS                                                                         \
-    "(-m MODEL | --synthetic NAME --type T) [options]\n"                               \
-    "       pdvm bench --kernel matvec --rows R --cols C --type T [--reps R]\n"         \
-    "       pdvm bench --suite [--models DIR] [--out FILE]\n"                           \
-    "  T: f16, q8_0, q4_0, q4_k.  Synthetic: stories15M, tinyllama-1.1b, llama-3.2-1b,\n" \
-    "  qwen2.5-0.5b, llama-3-8b, phi-4-14b (random weights generated on the GPU)."
-
-static bool parse_type(const char *s, uint32_t *out)
+/* The help text's synopsis; T lists the GPU weight types (gpu_types.h). */
+static void synopsis(char *buf, size_t cap)
 {
-    static const struct { const char *name; uint32_t type; } types[] = {
-        {"f16", PDVM_TYPE_F16}, {"q8_0", PDVM_TYPE_Q8_0}, {"q4_0", PDVM_TYPE_Q4_0},
-        {"q4_k", PDVM_TYPE_Q4_K}, {"q4_K", PDVM_TYPE_Q4_K}, {"f32", PDVM_TYPE_F32}};
-    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
-        if (!strcmp(s, types[i].name)) return *out = types[i].type, true;
-    return false;
+    char types[256];
+    gpu_type_names(types, sizeof types);
+    snprintf(buf, cap,
+             "(-m MODEL | --synthetic NAME --type T) [options]\n"
+             "       pdvm bench --kernel matvec --rows R --cols C --type T [--reps R]\n"
+             "       pdvm bench --suite [--models DIR] [--out FILE]\n"
+             "  T (any case): %s.\n"
+             "  Synthetic: stories15M, tinyllama-1.1b, llama-3.2-1b, qwen2.5-0.5b, llama-3-8b,\n"
+             "  phi-4-14b (random weights generated on the GPU; a K-quant or iq4_xs tensor whose\n"
+             "  rows are not a multiple of 256 falls back to a 32-block type, like llama.cpp).",
+             types);
 }
 
 /* -1: help printed; 0: go on; else the exit code. */
@@ -58,10 +58,18 @@ static int parse_args(int argc, char **argv, bench_opts *o)
     };
     const size_t n_args = sizeof args / sizeof args[0];
     int r = pdvm_args_parse("bench", args, n_args, argc, argv);
-    if (r == PDVM_ARGS_HELP) return pdvm_args_usage(stdout, "bench", SYNOPSIS, args, n_args), -1;
+    if (r == PDVM_ARGS_HELP) {
+        char syn[1024];
+        synopsis(syn, sizeof syn);
+        return pdvm_args_usage(stdout, "bench", syn, args, n_args), -1;
+    }
     if (r != PDVM_ARGS_OK) return PDVM_EXIT_USAGE;
-    if (!parse_type(type, &o->type))
-        return fprintf(stderr, "pdvm bench: unknown --type '%s'\n", type), PDVM_EXIT_USAGE;
+    if (!gpu_type_parse(type, &o->type)) {
+        char types[256];
+        gpu_type_names(types, sizeof types);
+        fprintf(stderr, "pdvm bench: unknown --type '%s' (GPU types: %s)\n", type, types);
+        return PDVM_EXIT_USAGE;
+    }
     if (!o->suite && !o->kernel && !o->model_path == !o->synthetic)
         return fprintf(stderr, "pdvm bench: give one of -m MODEL, --synthetic NAME, "
                                "--kernel matvec or --suite\n"), PDVM_EXIT_USAGE;
