@@ -6,6 +6,7 @@
 #   make demo         generate text from $(MODEL)
 #   make bench        the benchmark suite (build/bench.jsonl)
 #   make fuzz         libFuzzer target for the GGUF reader and binder (clang)
+#   make fuzz-chat    libFuzzer target for the chat templates (clang)
 #   make install PREFIX=/usr/local
 # `test` and `demo` first run `deps`, which installs missing Debian packages
 # (or prints the exact apt-get line when it cannot).
@@ -32,12 +33,16 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 TEST_LIBS  := $(shell pkg-config --libs $(TEST_PKGS) 2>/dev/null)
 
 OPT     ?= -O2 -g
-CFLAGS  := -std=c11 -D_DEFAULT_SOURCE $(OPT) -Wall -Wextra -Werror -fPIC \
-           -Iinclude -Isrc -Iplatform -I$(BUILD)/gen $(PKG_CFLAGS) $(SANFLAGS) -MMD -MP $(EXTRA_CFLAGS)
+# Include paths follow the layers (DESIGN.md): platform/ sees only the
+# public header, the engine (src/) everything below it, so a back-edge does
+# not compile. The library exports only what pdvm.h marks PDVM_API.
+BASE_CFLAGS := -std=c11 -D_DEFAULT_SOURCE $(OPT) -Wall -Wextra -Werror -fPIC \
+               $(PKG_CFLAGS) $(SANFLAGS) -MMD -MP $(EXTRA_CFLAGS)
+CFLAGS  := $(BASE_CFLAGS) -fvisibility=hidden -Iinclude -Isrc -Isrc/bench -Iplatform -I$(BUILD)/gen
 LDFLAGS := $(SANFLAGS) $(EXTRA_LDFLAGS)
 LDLIBS  := $(PKG_LIBS) -lm -lpthread
 
-LIB_SRC  := $(wildcard src/*.c) $(wildcard platform/*.c)
+LIB_SRC  := $(wildcard src/*.c) $(wildcard src/bench/*.c) $(wildcard platform/*.c)
 CLI_SRC  := $(wildcard src/cli/*.c)
 GEN_SRC  := $(BUILD)/gen/shaders.c
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/shaders.o
@@ -58,7 +63,7 @@ CPU_TESTS  := $(filter-out $(GPU_TESTS),$(TEST_BIN))
 .SECONDARY:
 
 .PHONY: all deps check-pkgs test test-run test-cpu demo demo-run bench bench-run fuzz \
-        install clean
+        fuzz-chat install clean
 all: check-pkgs $(BUILD)/pdvm $(BUILD)/libpdvm.a $(BUILD)/libpdvm.so
 
 check-pkgs:
@@ -92,6 +97,10 @@ $(BUILD)/obj/gen/shaders.o: $(GEN_SRC)
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/obj/platform/%.o: platform/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) -fvisibility=hidden -Iinclude -c -o $@ $<
 
 $(BUILD)/libpdvm.a: $(LIB_OBJ)
 	@rm -f $@
@@ -145,6 +154,17 @@ build/fuzz/fuzz_gguf: tests/fuzz/fuzz_gguf.c $(FUZZ_SRC) $(wildcard src/*.h)
 	@mkdir -p $(dir $@)
 	clang -std=c11 -D_DEFAULT_SOURCE -g -O1 -Iinclude -Isrc \
 	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -o $@ tests/fuzz/fuzz_gguf.c $(FUZZ_SRC) -lm
+
+CHAT_FUZZ_SRC := src/error.c src/chat_template.c src/chat_detect.c src/chat_formats.c
+fuzz-chat: build/fuzz/fuzz_chat
+	@mkdir -p build/fuzz/chat_corpus
+	build/fuzz/fuzz_chat -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=4096 \
+	  -artifact_prefix=build/fuzz/chat- build/fuzz/chat_corpus
+
+build/fuzz/fuzz_chat: tests/fuzz/fuzz_chat.c $(CHAT_FUZZ_SRC) src/chat_template.h include/pdvm.h
+	@mkdir -p $(dir $@)
+	clang -std=c11 -D_DEFAULT_SOURCE -g -O1 -Iinclude -Isrc \
+	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -o $@ tests/fuzz/fuzz_chat.c $(CHAT_FUZZ_SRC)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include \

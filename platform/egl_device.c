@@ -3,7 +3,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "error.h"
 #include "platform.h"
 
 enum { MAX_DEVICES = 16 };
@@ -13,21 +12,21 @@ typedef struct device_api {
     PFNEGLQUERYDEVICESTRINGEXTPROC query_string; /* NULL without EGL_EXT_device_query */
 } device_api;
 
-static pdvm_status load_api(device_api *api)
+static pdvm_status load_api(pdvm_egl *e, device_api *api)
 {
     const char *exts = pdvm_egl_client_exts();
     if (!pdvm_egl_has_ext(exts, "EGL_EXT_platform_device"))
-        return pdvm_fail(PDVM_ERR_NO_PLATFORM, "EGL_EXT_platform_device not advertised");
+        return pdvm_egl_fail(e, PDVM_ERR_NO_PLATFORM, "EGL_EXT_platform_device not advertised");
     if (!pdvm_egl_has_ext(exts, "EGL_EXT_device_enumeration") &&
         !pdvm_egl_has_ext(exts, "EGL_EXT_device_base"))
-        return pdvm_fail(PDVM_ERR_NO_PLATFORM, "EGL_EXT_device_enumeration not advertised");
+        return pdvm_egl_fail(e, PDVM_ERR_NO_PLATFORM, "EGL_EXT_device_enumeration not advertised");
     api->query_devices = (PFNEGLQUERYDEVICESEXTPROC)eglGetProcAddress("eglQueryDevicesEXT");
     api->query_string = NULL;
     if (pdvm_egl_has_ext(exts, "EGL_EXT_device_query") ||
         pdvm_egl_has_ext(exts, "EGL_EXT_device_base"))
         api->query_string =
             (PFNEGLQUERYDEVICESTRINGEXTPROC)eglGetProcAddress("eglQueryDeviceStringEXT");
-    if (!api->query_devices) return pdvm_fail(PDVM_ERR_NO_PLATFORM, "eglQueryDevicesEXT not found");
+    if (!api->query_devices) return pdvm_egl_fail(e, PDVM_ERR_NO_PLATFORM, "eglQueryDevicesEXT not found");
     return PDVM_OK;
 }
 
@@ -58,11 +57,11 @@ static pdvm_status try_device(pdvm_egl *e, const device_api *api, EGLDeviceEXT d
     const char *exts = device_string(api, dev, EGL_EXTENSIONS);
     pdvm_status st;
     if (!forced && pdvm_egl_has_ext(exts, "EGL_MESA_device_software")) {
-        st = pdvm_fail(PDVM_ERR_NO_PLATFORM,
+        st = pdvm_egl_fail(e, PDVM_ERR_NO_PLATFORM,
                        "Mesa's software device, left to the surfaceless platform");
     } else {
         EGLDisplay d = EGL_NO_DISPLAY;
-        st = pdvm_egl_platform_display(EGL_PLATFORM_DEVICE_EXT, dev, &d);
+        st = pdvm_egl_platform_display(e, EGL_PLATFORM_DEVICE_EXT, dev, &d);
         if (st == PDVM_OK) st = pdvm_egl_make_context(e, d);
     }
     if (st == PDVM_OK) {
@@ -70,28 +69,29 @@ static pdvm_status try_device(pdvm_egl *e, const device_api *api, EGLDeviceEXT d
         return PDVM_OK;
     }
     size_t used = strlen(tried);
-    snprintf(tried + used, cap - used, "%sEGL device %d: %s", used ? "; " : "", i,
-             pdvm_last_error());
+    snprintf(tried + used, cap - used, "%sEGL device %d: %.300s", used ? "; " : "", i,
+             e->error);
     return st;
 }
 
 static pdvm_status device_open(pdvm_egl *e, bool forced)
 {
     device_api api = {0};
-    PDVM_TRY(load_api(&api));
+    pdvm_status st = load_api(e, &api);
+    if (st != PDVM_OK) return st;
     EGLDeviceEXT devs[MAX_DEVICES];
     EGLint n = 0;
     if (!api.query_devices(MAX_DEVICES, devs, &n)) {
         EGLint err = eglGetError();
-        return pdvm_fail(PDVM_ERR_NO_PLATFORM, "eglQueryDevicesEXT failed: %s",
+        return pdvm_egl_fail(e, PDVM_ERR_NO_PLATFORM, "eglQueryDevicesEXT failed: %s",
                          pdvm_egl_error_name(err));
     }
-    if (n <= 0) return pdvm_fail(PDVM_ERR_NO_PLATFORM, "eglQueryDevicesEXT found no device");
+    if (n <= 0) return pdvm_egl_fail(e, PDVM_ERR_NO_PLATFORM, "eglQueryDevicesEXT found no device");
     char tried[768] = "";
     for (EGLint i = 0; i < n; i++)
         if (try_device(e, &api, devs[i], (int)i, forced, tried, sizeof tried) == PDVM_OK)
             return PDVM_OK;
-    return pdvm_fail(PDVM_ERR_NO_PLATFORM, "%s", tried);
+    return pdvm_egl_fail(e, PDVM_ERR_NO_PLATFORM, "%s", tried);
 }
 
 static void device_release(pdvm_egl *e) { (void)e; }

@@ -10,7 +10,6 @@
 
 #include <gbm.h>
 
-#include "error.h"
 #include "platform.h"
 
 enum { MAX_NODES = 16 };
@@ -22,17 +21,17 @@ typedef struct render_nodes {
 
 static int compare_paths(const void *a, const void *b) { return strcmp(a, b); }
 
-static pdvm_status list_render_nodes(render_nodes *nodes)
+static pdvm_status list_render_nodes(pdvm_egl *e, render_nodes *nodes)
 {
     nodes->n = 0;
     DIR *dir = opendir("/dev/dri");
-    if (!dir) return pdvm_fail(PDVM_ERR_NO_PLATFORM, "/dev/dri: %s", strerror(errno));
+    if (!dir) return pdvm_egl_fail(e, PDVM_ERR_NO_PLATFORM, "/dev/dri: %s", strerror(errno));
     for (struct dirent *ent; (ent = readdir(dir)) != NULL && nodes->n < MAX_NODES;)
         if (!strncmp(ent->d_name, "renderD", 7) && strlen(ent->d_name) < 32)
             snprintf(nodes->path[nodes->n++], sizeof nodes->path[0], "/dev/dri/%s",
                      ent->d_name);
     closedir(dir);
-    if (nodes->n == 0) return pdvm_fail(PDVM_ERR_NO_PLATFORM, "no /dev/dri/renderD* node");
+    if (nodes->n == 0) return pdvm_egl_fail(e, PDVM_ERR_NO_PLATFORM, "no /dev/dri/renderD* node");
     qsort(nodes->path, (size_t)nodes->n, sizeof nodes->path[0], compare_paths);
     return PDVM_OK;
 }
@@ -48,12 +47,12 @@ static void gbm_release(pdvm_egl *e)
 static pdvm_status try_node(pdvm_egl *e, const char *path)
 {
     e->drm_fd = open(path, O_RDWR | O_CLOEXEC);
-    if (e->drm_fd < 0) return pdvm_fail(PDVM_ERR_NO_PLATFORM, "open: %s", strerror(errno));
+    if (e->drm_fd < 0) return pdvm_egl_fail(e, PDVM_ERR_NO_PLATFORM, "open: %s", strerror(errno));
     e->gbm = gbm_create_device(e->drm_fd);
     pdvm_status st = PDVM_OK;
-    if (!e->gbm) st = pdvm_fail(PDVM_ERR_NO_PLATFORM, "gbm_create_device failed");
+    if (!e->gbm) st = pdvm_egl_fail(e, PDVM_ERR_NO_PLATFORM, "gbm_create_device failed");
     EGLDisplay d = EGL_NO_DISPLAY;
-    if (st == PDVM_OK) st = pdvm_egl_platform_display(EGL_PLATFORM_GBM_KHR, e->gbm, &d);
+    if (st == PDVM_OK) st = pdvm_egl_platform_display(e, EGL_PLATFORM_GBM_KHR, e->gbm, &d);
     if (st == PDVM_OK) st = pdvm_egl_make_context(e, d);
     if (st != PDVM_OK) {
         if (d != EGL_NO_DISPLAY) eglTerminate(d); /* before its gbm device goes */
@@ -68,9 +67,10 @@ static pdvm_status gbm_open(pdvm_egl *e, bool forced)
     const char *exts = pdvm_egl_client_exts();
     if (!pdvm_egl_has_ext(exts, "EGL_KHR_platform_gbm") &&
         !pdvm_egl_has_ext(exts, "EGL_MESA_platform_gbm"))
-        return pdvm_fail(PDVM_ERR_NO_PLATFORM, "EGL_KHR_platform_gbm not advertised");
+        return pdvm_egl_fail(e, PDVM_ERR_NO_PLATFORM, "EGL_KHR_platform_gbm not advertised");
     render_nodes nodes;
-    PDVM_TRY(list_render_nodes(&nodes));
+    pdvm_status st = list_render_nodes(e, &nodes);
+    if (st != PDVM_OK) return st;
     char tried[768] = "";
     for (int i = 0; i < nodes.n; i++) {
         if (try_node(e, nodes.path[i]) == PDVM_OK) {
@@ -78,10 +78,10 @@ static pdvm_status gbm_open(pdvm_egl *e, bool forced)
             return PDVM_OK;
         }
         size_t used = strlen(tried);
-        snprintf(tried + used, sizeof tried - used, "%s%s: %s", used ? "; " : "", nodes.path[i],
-                 pdvm_last_error());
+        snprintf(tried + used, sizeof tried - used, "%s%s: %.300s", used ? "; " : "", nodes.path[i],
+                 e->error);
     }
-    return pdvm_fail(PDVM_ERR_NO_PLATFORM, "%s", tried);
+    return pdvm_egl_fail(e, PDVM_ERR_NO_PLATFORM, "%s", tried);
 }
 
 const pdvm_egl_platform pdvm_egl_gbm = {"gbm", gbm_open, gbm_release, false};

@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "error.h"
 #include "platform.h"
 
 static const pdvm_egl_platform *const platforms[] = {&pdvm_egl_gbm, &pdvm_egl_device,
@@ -22,7 +21,7 @@ static const pdvm_egl_platform *find(const char *name)
 static void append(char *buf, size_t cap, const char *name, const char *why)
 {
     size_t used = strlen(buf);
-    if (used < cap) snprintf(buf + used, cap - used, "%s%s: %s", used ? "; " : "", name, why);
+    if (used < cap) snprintf(buf + used, cap - used, "%s%s: %.400s", used ? "; " : "", name, why);
 }
 
 static pdvm_status try_platforms(const pdvm_egl_platform *const *list, size_t n, bool forced,
@@ -39,9 +38,9 @@ static pdvm_status try_platforms(const pdvm_egl_platform *const *list, size_t n,
             memcpy(out->report, tried, sizeof out->report);
             return PDVM_OK;
         }
-        append(tried, sizeof tried, list[i]->name, pdvm_last_error());
+        append(tried, sizeof tried, list[i]->name, out->error);
     }
-    return pdvm_fail(PDVM_ERR_NO_PLATFORM,
+    return pdvm_egl_fail(out, PDVM_ERR_NO_PLATFORM,
                      "no EGL platform gave an OpenGL ES 3.1 context (%s)", tried);
 }
 
@@ -55,10 +54,11 @@ pdvm_status pdvm_egl_open(const char *name, pdvm_egl *out)
     if (!name || !*name) return try_platforms(platforms, N_PLATFORMS, false, out);
     const pdvm_egl_platform *forced = find(name);
     if (!forced)
-        return pdvm_fail(PDVM_ERR_INVALID_ARG,
+        return pdvm_egl_fail(out, PDVM_ERR_INVALID_ARG,
                          "unknown EGL platform '%s' (%s): expected gbm, device or surfaceless",
                          name, source);
-    PDVM_TRY(try_platforms(&forced, 1, true, out));
+    pdvm_status st = try_platforms(&forced, 1, true, out);
+    if (st != PDVM_OK) return st;
     snprintf(out->report, sizeof out->report, "forced by %s", source);
     return PDVM_OK;
 }

@@ -2,17 +2,18 @@
  * llvmpipe included, which is what CI runs on. */
 #include <stdio.h>
 
-#include "error.h"
 #include "platform.h"
 
 static pdvm_status surfaceless_open(pdvm_egl *e, bool forced)
 {
     (void)forced;
     if (!pdvm_egl_has_ext(pdvm_egl_client_exts(), "EGL_MESA_platform_surfaceless"))
-        return pdvm_fail(PDVM_ERR_NO_PLATFORM, "EGL_MESA_platform_surfaceless not advertised");
+        return pdvm_egl_fail(e, PDVM_ERR_NO_PLATFORM, "EGL_MESA_platform_surfaceless not advertised");
     EGLDisplay d;
-    PDVM_TRY(pdvm_egl_platform_display(EGL_PLATFORM_SURFACELESS_MESA, EGL_DEFAULT_DISPLAY, &d));
-    PDVM_TRY(pdvm_egl_make_context(e, d));
+    pdvm_status st = pdvm_egl_platform_display(e, EGL_PLATFORM_SURFACELESS_MESA,
+                                               EGL_DEFAULT_DISPLAY, &d);
+    if (st == PDVM_OK) st = pdvm_egl_make_context(e, d);
+    if (st != PDVM_OK) return st;
     snprintf(e->device, sizeof e->device, "default display");
     return PDVM_OK;
 }

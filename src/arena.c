@@ -1,6 +1,6 @@
 /* Arena layout: several tensors in one SSBO, each at an offset the SSBO
  * binding alignment allows, never past the block-size limit. */
-#include "gl_runtime.h"
+#include "arena.h"
 
 void pdvm_arena_init(pdvm_arena *a, uint64_t align, uint64_t max_bytes)
 {

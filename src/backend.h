@@ -1,9 +1,10 @@
-/* The seam between a session (tokens, position, context checks) and the
- * engine that computes logits. Two engines: the CPU reference (the oracle)
- * and the GPU fused chain. */
+/* The seam between a session (tokens, position, context checks, counters)
+ * and the engine that computes logits. Two engines: the CPU reference (the
+ * oracle) and the GPU fused chain. */
 #ifndef PDVM_BACKEND_H
 #define PDVM_BACKEND_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,12 +20,16 @@ typedef struct pdvm_backend_ops {
      * write the last token's logits to logits[n_vocab]. */
     pdvm_status (*eval)(void *state, const int32_t *tokens, size_t n, uint32_t pos,
                         float *logits);
-    /* Fill dispatches, memory and device fields (tokens is the session's). */
+    /* Fill dispatches, memory and device fields. */
     void (*stats)(const void *state, pdvm_session_stats *out);
     void (*destroy)(void *state);
+    /* GPU only (NULL on the CPU): per-dispatch timing and the chain switch. */
+    pdvm_status (*set_profile)(void *state, bool on);
+    size_t (*get_profile)(void *state, pdvm_profile_entry *out, size_t cap);
+    pdvm_status (*set_unfused)(void *state, bool unfused);
 } pdvm_backend_ops;
 
 extern const pdvm_backend_ops pdvm_backend_cpu_ops; /* src/backend_cpu.c */
-extern const pdvm_backend_ops pdvm_backend_gpu_ops; /* src/gpu_forward.c */
+extern const pdvm_backend_ops pdvm_backend_gpu_ops; /* src/backend_gpu.c */
 
 #endif

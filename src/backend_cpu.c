@@ -37,5 +37,7 @@ static void cpu_stats(const void *state, pdvm_session_stats *out)
 
 static void cpu_destroy(void *state) { pdvm_ref_free(state); }
 
-const pdvm_backend_ops pdvm_backend_cpu_ops = {"cpu", cpu_create, cpu_eval, cpu_stats,
-                                               cpu_destroy};
+const pdvm_backend_ops pdvm_backend_cpu_ops = {
+    .name = "cpu", .create = cpu_create, .eval = cpu_eval, .stats = cpu_stats,
+    .destroy = cpu_destroy,
+};

@@ -10,8 +10,6 @@ static _Thread_local char last_error[1024];
 
 const char *pdvm_last_error(void) { return last_error; }
 
-void pdvm_clear_error(void) { last_error[0] = '\0'; }
-
 pdvm_status pdvm_fail(pdvm_status st, const char *fmt, ...)
 {
     va_list ap;

@@ -14,8 +14,6 @@ pdvm_status pdvm_fail(pdvm_status st, const char *fmt, ...)
 pdvm_status pdvm_fail_prefix(pdvm_status st, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-void pdvm_clear_error(void);
-
 #define PDVM_TRY(expr)                                                       \
     do {                                                                     \
         pdvm_status pdvm_try_st_ = (expr);                                   \

@@ -40,7 +40,7 @@ static pdvm_status need(const cursor *c, uint64_t n, const char *what)
 static pdvm_status read_u32(cursor *c, const char *what, uint32_t *out)
 {
     PDVM_TRY(need(c, 4, what));
-    *out = gguf_rd32(c->base + c->pos);
+    *out = pdvm_rd_le32(c->base + c->pos);
     c->pos += 4;
     return PDVM_OK;
 }
@@ -48,7 +48,7 @@ static pdvm_status read_u32(cursor *c, const char *what, uint32_t *out)
 static pdvm_status read_u64(cursor *c, const char *what, uint64_t *out)
 {
     PDVM_TRY(need(c, 8, what));
-    *out = gguf_rd64(c->base + c->pos);
+    *out = pdvm_rd_le64(c->base + c->pos);
     c->pos += 8;
     return PDVM_OK;
 }
@@ -71,14 +71,7 @@ static pdvm_status read_str(cursor *c, const char *what, gguf_str *out)
 /* A printable, bounded copy of a name for messages. */
 static const char *printable(gguf_str s, char *buf, size_t cap)
 {
-    size_t n = 0;
-    uint64_t i = 0;
-    for (; i < s.len && n + 4 < cap; i++) {
-        unsigned char ch = (unsigned char)s.ptr[i];
-        buf[n++] = (ch >= 0x20 && ch < 0x7f) ? (char)ch : '?';
-    }
-    if (i < s.len) memcpy(buf + n, "...", 3), n += 3;
-    buf[n] = '\0';
+    pdvm_gguf_str_to_text(s, buf, cap);
     return buf;
 }
 
@@ -92,7 +85,7 @@ static pdvm_status parse_value(cursor *c, gguf_type t, unsigned depth, uint64_t 
 static pdvm_status parse_array_items(cursor *c, gguf_type et, uint64_t n, unsigned depth,
                                      uint64_t **str_off)
 {
-    uint64_t esz = gguf_scalar_size(et), at = c->pos;
+    uint64_t esz = pdvm_gguf_scalar_size(et), at = c->pos;
     uint64_t min = esz ? esz : (et == GGUF_TYPE_STRING ? 8 : 12);
     if (n > remaining(c) / min)
         return pdvm_fail(PDVM_ERR_FORMAT,
@@ -122,7 +115,7 @@ static pdvm_status parse_array_items(cursor *c, gguf_type et, uint64_t n, unsign
 static pdvm_status parse_value(cursor *c, gguf_type t, unsigned depth, uint64_t **str_off,
                                gguf_type *elem, uint64_t *count)
 {
-    uint64_t esz = gguf_scalar_size(t);
+    uint64_t esz = pdvm_gguf_scalar_size(t);
     if (esz) {
         PDVM_TRY(need(c, esz, "value"));
         c->pos += esz;
@@ -256,13 +249,13 @@ static pdvm_status parse_header(cursor *c, pdvm_gguf *g)
 static int cmp_kv_ptr(const void *a, const void *b)
 {
     const gguf_kv *x = *(const gguf_kv *const *)a, *y = *(const gguf_kv *const *)b;
-    return gguf_str_cmp(x->key, y->key);
+    return pdvm_gguf_str_cmp(x->key, y->key);
 }
 
 static int cmp_tensor_name(const void *a, const void *b)
 {
     const gguf_tensor *x = *(const gguf_tensor *const *)a, *y = *(const gguf_tensor *const *)b;
-    return gguf_str_cmp(x->name, y->name);
+    return pdvm_gguf_str_cmp(x->name, y->name);
 }
 
 static int cmp_tensor_offset(const void *a, const void *b)
@@ -287,7 +280,7 @@ static pdvm_status index_keys(pdvm_gguf *g)
     pdvm_status st = PDVM_OK;
     for (size_t i = 0; i < n; i++) {
         g->kv_by_key[i] = (size_t)(p[i] - g->kv);
-        if (i > 0 && st == PDVM_OK && gguf_str_cmp(p[i - 1]->key, p[i]->key) == 0) {
+        if (i > 0 && st == PDVM_OK && pdvm_gguf_str_cmp(p[i - 1]->key, p[i]->key) == 0) {
             char nm[96];
             st = pdvm_fail(PDVM_ERR_FORMAT,
                            "duplicate metadata key '%s' at bytes %" PRIu64 " and %" PRIu64,
@@ -308,7 +301,7 @@ static pdvm_status read_alignment(pdvm_gguf *g)
         return pdvm_fail(PDVM_ERR_FORMAT,
                          "general.alignment (byte %" PRIu64 ") has type %s, expected u32",
                          kv->offset, pdvm_gguf_type_name(kv->type));
-    uint32_t a = gguf_rd32(kv->val);
+    uint32_t a = pdvm_rd_le32(kv->val);
     if (a == 0 || (a & (a - 1)) != 0)
         return pdvm_fail(PDVM_ERR_FORMAT,
                          "general.alignment (byte %" PRIu64 ") is %u, not a power of two",
@@ -379,7 +372,7 @@ static pdvm_status check_names(pdvm_gguf *g, const gguf_tensor **p, size_t n)
     qsort(p, n, sizeof *p, cmp_tensor_name);
     for (size_t i = 0; i < n; i++) {
         g->t_by_name[i] = (size_t)(p[i] - g->tensors);
-        if (i > 0 && gguf_str_cmp(p[i - 1]->name, p[i]->name) == 0) {
+        if (i > 0 && pdvm_gguf_str_cmp(p[i - 1]->name, p[i]->name) == 0) {
             char nm[96];
             return pdvm_fail(PDVM_ERR_FORMAT, "duplicate tensor name '%s'",
                              printable(p[i]->name, nm, sizeof nm));
@@ -486,12 +479,14 @@ pdvm_status pdvm_gguf_open(const char *path, pdvm_gguf **out)
 {
     if (!path || !out) return pdvm_fail(PDVM_ERR_INVALID_ARG, "pdvm_gguf_open: NULL argument");
     *out = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO would block in open() until a writer came; it is
+     * refused by the regular-file check below instead. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) return pdvm_fail(PDVM_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     struct stat sb;
     if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
         close(fd);
-        return pdvm_fail(PDVM_ERR_IO, "%s: not a regular file", path);
+        return pdvm_fail(PDVM_ERR_IO, "%s: not a regular file (a GGUF model is a file)", path);
     }
     if (sb.st_size == 0) {
         close(fd);

@@ -4,20 +4,7 @@
 
 #include "gguf_impl.h"
 
-uint16_t gguf_rd16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
-
-uint32_t gguf_rd32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
-           ((uint32_t)p[3] << 24);
-}
-
-uint64_t gguf_rd64(const uint8_t *p)
-{
-    return (uint64_t)gguf_rd32(p) | ((uint64_t)gguf_rd32(p + 4) << 32);
-}
-
-uint64_t gguf_scalar_size(gguf_type t)
+uint64_t pdvm_gguf_scalar_size(gguf_type t)
 {
     switch (t) {
     case GGUF_TYPE_UINT8:
@@ -42,7 +29,7 @@ const char *pdvm_gguf_type_name(gguf_type t)
     return (unsigned)t < sizeof names / sizeof names[0] ? names[t] : "?";
 }
 
-int gguf_str_cmp(gguf_str a, gguf_str b)
+int pdvm_gguf_str_cmp(gguf_str a, gguf_str b)
 {
     uint64_t n = a.len < b.len ? a.len : b.len;
     int c = n ? memcmp(a.ptr, b.ptr, (size_t)n) : 0;
@@ -50,20 +37,14 @@ int gguf_str_cmp(gguf_str a, gguf_str b)
     return (a.len > b.len) - (a.len < b.len);
 }
 
-bool gguf_str_eq(gguf_str s, const char *c)
-{
-    size_t n = strlen(c);
-    return s.len == n && (n == 0 || memcmp(s.ptr, c, n) == 0);
-}
-
 static gguf_str cstr(const char *c) { return (gguf_str){c, strlen(c)}; }
 
-int64_t gguf_find_kv(const pdvm_gguf *g, gguf_str key)
+int64_t pdvm_gguf_find_kv(const pdvm_gguf *g, gguf_str key)
 {
     size_t lo = 0, hi = (size_t)g->n_kv;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        int c = gguf_str_cmp(g->kv[g->kv_by_key[mid]].key, key);
+        int c = pdvm_gguf_str_cmp(g->kv[g->kv_by_key[mid]].key, key);
         if (c == 0) return (int64_t)g->kv_by_key[mid];
         if (c < 0) lo = mid + 1;
         else hi = mid;
@@ -90,7 +71,7 @@ gguf_type pdvm_gguf_kv_type(const pdvm_gguf *g, uint64_t i)
 
 int64_t pdvm_gguf_find_key(const pdvm_gguf *g, const char *key)
 {
-    return key ? gguf_find_kv(g, cstr(key)) : -1;
+    return key ? pdvm_gguf_find_kv(g, cstr(key)) : -1;
 }
 
 const gguf_tensor *pdvm_gguf_tensor(const pdvm_gguf *g, uint64_t i)
@@ -106,7 +87,7 @@ const gguf_tensor *pdvm_gguf_find_tensor(const pdvm_gguf *g, const char *name)
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
         const gguf_tensor *t = &g->tensors[g->t_by_name[mid]];
-        int c = gguf_str_cmp(t->name, key);
+        int c = pdvm_gguf_str_cmp(t->name, key);
         if (c == 0) return t;
         if (c < 0) lo = mid + 1;
         else hi = mid;
@@ -121,27 +102,27 @@ static void decode(gguf_type t, const uint8_t *p, gguf_value *out)
     switch (t) {
     case GGUF_TYPE_UINT8: out->v.u = p[0]; break;
     case GGUF_TYPE_INT8: out->v.i = (int8_t)p[0]; break;
-    case GGUF_TYPE_UINT16: out->v.u = gguf_rd16(p); break;
-    case GGUF_TYPE_INT16: out->v.i = (int16_t)gguf_rd16(p); break;
-    case GGUF_TYPE_UINT32: out->v.u = gguf_rd32(p); break;
-    case GGUF_TYPE_INT32: out->v.i = (int32_t)gguf_rd32(p); break;
-    case GGUF_TYPE_UINT64: out->v.u = gguf_rd64(p); break;
-    case GGUF_TYPE_INT64: out->v.i = (int64_t)gguf_rd64(p); break;
+    case GGUF_TYPE_UINT16: out->v.u = pdvm_rd_le16(p); break;
+    case GGUF_TYPE_INT16: out->v.i = (int16_t)pdvm_rd_le16(p); break;
+    case GGUF_TYPE_UINT32: out->v.u = pdvm_rd_le32(p); break;
+    case GGUF_TYPE_INT32: out->v.i = (int32_t)pdvm_rd_le32(p); break;
+    case GGUF_TYPE_UINT64: out->v.u = pdvm_rd_le64(p); break;
+    case GGUF_TYPE_INT64: out->v.i = (int64_t)pdvm_rd_le64(p); break;
     case GGUF_TYPE_BOOL: out->v.b = p[0] != 0; break;
     case GGUF_TYPE_FLOAT32: {
-        uint32_t b = gguf_rd32(p);
+        uint32_t b = pdvm_rd_le32(p);
         float f;
         memcpy(&f, &b, 4);
         out->v.f = f;
         break;
     }
     case GGUF_TYPE_FLOAT64: {
-        uint64_t b = gguf_rd64(p);
+        uint64_t b = pdvm_rd_le64(p);
         memcpy(&out->v.f, &b, 8);
         break;
     }
     case GGUF_TYPE_STRING:
-        out->v.s.len = gguf_rd64(p);
+        out->v.s.len = pdvm_rd_le64(p);
         out->v.s.ptr = (const char *)p + 8;
         break;
     default: break;
@@ -173,7 +154,7 @@ bool pdvm_gguf_kv_item(const pdvm_gguf *g, uint64_t i, uint64_t j, gguf_value *o
         decode(GGUF_TYPE_STRING, kv->val + kv->str_off[j], out);
         return true;
     }
-    uint64_t esz = gguf_scalar_size(kv->elem_type);
+    uint64_t esz = pdvm_gguf_scalar_size(kv->elem_type);
     if (!esz) return false;
     decode(kv->elem_type, kv->val + j * esz, out);
     return true;
@@ -270,6 +251,6 @@ const void *pdvm_gguf_arr_data(const pdvm_gguf *g, const char *key)
     int64_t k = pdvm_gguf_find_key(g, key);
     if (k < 0) return NULL;
     const gguf_kv *kv = &g->kv[k];
-    if (kv->type != GGUF_TYPE_ARRAY || gguf_scalar_size(kv->elem_type) == 0) return NULL;
+    if (kv->type != GGUF_TYPE_ARRAY || pdvm_gguf_scalar_size(kv->elem_type) == 0) return NULL;
     return kv->val;
 }

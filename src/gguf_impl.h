@@ -5,6 +5,7 @@
 #define PDVM_GGUF_IMPL_H
 
 #include "gguf.h"
+#include "util.h"
 
 /* Nested arrays deeper than this are rejected: the spec allows nesting but
  * bounds nothing, and the renderers recurse. */
@@ -37,17 +38,12 @@ struct pdvm_gguf {
 };
 
 /* Byte size of one scalar of type t; 0 for strings, arrays and unknowns. */
-uint64_t gguf_scalar_size(gguf_type t);
+uint64_t pdvm_gguf_scalar_size(gguf_type t);
 
 /* memcmp-then-length order, the order of kv_by_key and t_by_name. */
-int gguf_str_cmp(gguf_str a, gguf_str b);
-
-/* Little-endian loads from possibly unaligned map bytes. */
-uint16_t gguf_rd16(const uint8_t *p);
-uint32_t gguf_rd32(const uint8_t *p);
-uint64_t gguf_rd64(const uint8_t *p);
+int pdvm_gguf_str_cmp(gguf_str a, gguf_str b);
 
 /* Index of key in g->kv, or -1. */
-int64_t gguf_find_kv(const pdvm_gguf *g, gguf_str key);
+int64_t pdvm_gguf_find_kv(const pdvm_gguf *g, gguf_str key);
 
 #endif

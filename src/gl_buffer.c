@@ -10,11 +10,11 @@ pdvm_status pdvm_gl_buffer_create(pdvm_gl *gl, uint64_t size, const void *data,
 {
     memset(out, 0, sizeof *out);
     if (size == 0) return pdvm_fail(PDVM_ERR_INVALID_ARG, "SSBO of 0 bytes");
-    if (size > (uint64_t)gl->limits.max_ssbo_bytes)
+    if (size > (uint64_t)gl->info.limits.max_ssbo_bytes)
         return pdvm_fail(PDVM_ERR_GPU,
                          "SSBO of %llu bytes exceeds GL_MAX_SHADER_STORAGE_BLOCK_SIZE %lld%s",
-                         (unsigned long long)size, (long long)gl->limits.max_ssbo_bytes,
-                         gl->limits.minimum ? " (PDVM_LIMITS=minimum)" : "");
+                         (unsigned long long)size, (long long)gl->info.limits.max_ssbo_bytes,
+                         gl->info.limits.minimum ? " (PDVM_LIMITS=minimum)" : "");
     PDVM_TRY(pdvm_gl_check(gl, "work before an SSBO allocation"));
     glGenBuffers(1, &out->id);
     glBindBuffer(GL_SHADER_STORAGE_BUFFER, out->id);

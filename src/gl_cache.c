@@ -2,6 +2,7 @@
  * once. An entry: header (magic, key, format, size, checksum) then the
  * driver's binary. Anything that does not check out is a miss. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,14 +22,6 @@ typedef struct cache_header {
     uint64_t checksum;
 } cache_header;
 
-uint64_t pdvm_hash64(uint64_t h, const void *data, size_t n)
-{
-    const unsigned char *p = data;
-    if (h == 0) h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 0x100000001b3ull;
-    return h;
-}
-
 bool pdvm_gl_cache_dir(char *buf, size_t cap)
 {
     const char *off = getenv("PDVM_NO_SHADER_CACHE");
@@ -47,17 +40,29 @@ void pdvm_gl_cache_path(const char *dir, uint64_t key, char *buf, size_t cap)
     snprintf(buf, cap, "%s/%016llx.bin", dir, (unsigned long long)key);
 }
 
+/* A regular file opened for reading; anything else (a FIFO would block
+ * in open() until a writer came, a device, a directory) is a miss. */
+static FILE *open_regular(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) return NULL;
+    struct stat sb;
+    FILE *f = fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) ? fdopen(fd, "rb") : NULL;
+    if (!f) close(fd);
+    return f;
+}
+
 bool pdvm_gl_cache_load(const char *path, uint64_t key, pdvm_gl_blob *out)
 {
     memset(out, 0, sizeof *out);
-    FILE *f = fopen(path, "rb");
+    FILE *f = open_regular(path);
     if (!f) return false;
     cache_header h;
     bool ok = fread(&h, sizeof h, 1, f) == 1 && !memcmp(h.magic, cache_magic, sizeof h.magic) &&
               h.key == key && h.size > 0 && h.size <= MAX_BINARY_BYTES;
     void *data = ok ? malloc(h.size) : NULL;
     ok = data && fread(data, 1, h.size, f) == h.size && fgetc(f) == EOF &&
-         pdvm_hash64(0, data, h.size) == h.checksum;
+         pdvm_fnv1a64(0, data, h.size) == h.checksum;
     fclose(f);
     if (!ok) {
         free(data);
@@ -93,7 +98,7 @@ bool pdvm_gl_cache_store(const char *path, uint64_t key, const pdvm_gl_blob *blo
      * half-written entry. */
     snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
     cache_header h = {.key = key, .format = blob->format, .size = blob->size,
-                      .checksum = pdvm_hash64(0, blob->data, blob->size)};
+                      .checksum = pdvm_fnv1a64(0, blob->data, blob->size)};
     memcpy(h.magic, cache_magic, sizeof h.magic);
     FILE *f = fopen(tmp, "wb");
     if (!f) return false;

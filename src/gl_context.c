@@ -2,17 +2,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "error.h"
 #include "gl_internal.h"
-
-uint64_t pdvm_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static void copy_string(char *dst, size_t cap, const char *s)
 {
@@ -21,7 +13,9 @@ static void copy_string(char *dst, size_t cap, const char *s)
 
 static void read_info(pdvm_gl *gl)
 {
-    pdvm_gl_info *in = &gl->info;
+    pdvm_device_info *in = &gl->info;
+    copy_string(in->platform, sizeof in->platform, gl->egl.platform->name);
+    copy_string(in->platform_report, sizeof in->platform_report, gl->egl.report);
     copy_string(in->device, sizeof in->device, gl->egl.device);
     copy_string(in->egl_vendor, sizeof in->egl_vendor, eglQueryString(gl->egl.display, EGL_VENDOR));
     copy_string(in->egl_version, sizeof in->egl_version,
@@ -30,7 +24,7 @@ static void read_info(pdvm_gl *gl)
     copy_string(in->gl_vendor, sizeof in->gl_vendor, (const char *)glGetString(GL_VENDOR));
     copy_string(in->glsl_version, sizeof in->glsl_version,
                 (const char *)glGetString(GL_SHADING_LANGUAGE_VERSION));
-    copy_string(gl->renderer, sizeof gl->renderer, (const char *)glGetString(GL_RENDERER));
+    copy_string(gl->info.renderer, sizeof gl->info.renderer, (const char *)glGetString(GL_RENDERER));
     GLint n = 0;
     glGetIntegerv(GL_NUM_PROGRAM_BINARY_FORMATS, &n);
     in->n_binary_formats = n;
@@ -38,9 +32,9 @@ static void read_info(pdvm_gl *gl)
     if (n > 0 && n <= 64) glGetIntegerv(GL_PROGRAM_BINARY_FORMATS, formats);
     for (int i = 0; i < n && i < 8; i++) in->binary_formats[i] = formats[i];
     if (n <= 0 || !pdvm_gl_cache_dir(in->cache_dir, sizeof in->cache_dir)) in->cache_dir[0] = '\0';
-    uint64_t h = pdvm_hash64(0, in->gl_vendor, strlen(in->gl_vendor) + 1);
-    h = pdvm_hash64(h, gl->renderer, strlen(gl->renderer) + 1);
-    gl->driver_hash = pdvm_hash64(h, in->gl_version, strlen(in->gl_version) + 1);
+    uint64_t h = pdvm_fnv1a64(0, in->gl_vendor, strlen(in->gl_vendor) + 1);
+    h = pdvm_fnv1a64(h, gl->info.renderer, strlen(gl->info.renderer) + 1);
+    gl->driver_hash = pdvm_fnv1a64(h, in->gl_version, strlen(in->gl_version) + 1);
 }
 
 /* CPU renderers advertise the timer query, but llvmpipe's elapsed time
@@ -57,7 +51,7 @@ static void load_timer_query(pdvm_gl *gl)
     char *timing = gl->info.timing;
     snprintf(timing, sizeof gl->info.timing, "glFinish + CLOCK_MONOTONIC");
     if (!pdvm_gl_has_ext("GL_EXT_disjoint_timer_query")) return;
-    if (cpu_renderer(gl->renderer)) {
+    if (cpu_renderer(gl->info.renderer)) {
         snprintf(timing, sizeof gl->info.timing,
                  "glFinish + CLOCK_MONOTONIC (a CPU renderer's GL_EXT_disjoint_timer_query "
                  "does not time compute)");
@@ -67,7 +61,7 @@ static void load_timer_query(pdvm_gl *gl)
         (PFNGLGETQUERYOBJECTUI64VEXTPROC)eglGetProcAddress("glGetQueryObjectui64vEXT");
     if (!gl->get_query_u64) return;
     glGenQueries(1, &gl->timer_query);
-    gl->limits.timer_query = true;
+    gl->info.limits.timer_query = true;
     snprintf(timing, sizeof gl->info.timing, "GL_EXT_disjoint_timer_query");
 }
 
@@ -78,6 +72,7 @@ pdvm_status pdvm_gl_open(const char *platform, pdvm_gl **out)
     if (!gl) return pdvm_fail(PDVM_ERR_NOMEM, "pdvm_gl_open: out of host memory");
     pdvm_status st = pdvm_egl_open(platform, &gl->egl);
     if (st != PDVM_OK) {
+        pdvm_fail(st, "%s", gl->egl.error);
         free(gl);
         return st;
     }
@@ -105,6 +100,7 @@ void pdvm_gl_close(pdvm_gl *gl)
 
 pdvm_status pdvm_gl_make_current(pdvm_gl *gl)
 {
+    if (eglGetCurrentContext() == gl->egl.context) return PDVM_OK;
     if (eglMakeCurrent(gl->egl.display, EGL_NO_SURFACE, EGL_NO_SURFACE, gl->egl.context))
         return PDVM_OK;
     EGLint err = eglGetError();
@@ -112,15 +108,15 @@ pdvm_status pdvm_gl_make_current(pdvm_gl *gl)
                      (unsigned)err);
 }
 
-const pdvm_gl_limits *pdvm_gl_get_limits(const pdvm_gl *gl) { return &gl->limits; }
-const pdvm_gl_info *pdvm_gl_get_info(const pdvm_gl *gl) { return &gl->info; }
-const char *pdvm_gl_platform_name(const pdvm_gl *gl) { return gl->egl.platform->name; }
-const char *pdvm_gl_platform_report(const pdvm_gl *gl) { return gl->egl.report; }
-const char *pdvm_gl_renderer(const pdvm_gl *gl) { return gl->renderer; }
+const pdvm_gl_limits *pdvm_gl_get_limits(const pdvm_gl *gl) { return &gl->info.limits; }
+const pdvm_device_info *pdvm_gl_get_info(const pdvm_gl *gl) { return &gl->info; }
+const char *pdvm_gl_platform_name(const pdvm_gl *gl) { return gl->info.platform; }
+const char *pdvm_gl_platform_report(const pdvm_gl *gl) { return gl->info.platform_report; }
+const char *pdvm_gl_renderer(const pdvm_gl *gl) { return gl->info.renderer; }
 
 uint32_t pdvm_gl_wg_size(const pdvm_gl *gl, uint32_t want, uint32_t shared_bytes_per_invocation)
 {
-    const pdvm_gl_limits *l = &gl->limits;
+    const pdvm_gl_limits *l = &gl->info.limits;
     uint64_t cap = want;
     if ((uint64_t)l->max_invocations < cap) cap = (uint64_t)l->max_invocations;
     if ((uint64_t)l->max_wg_size[0] < cap) cap = (uint64_t)l->max_wg_size[0];

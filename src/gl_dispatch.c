@@ -30,7 +30,7 @@ pdvm_status pdvm_gl_check(pdvm_gl *gl, const char *what)
 pdvm_status pdvm_gl_dispatch(pdvm_gl *gl, const pdvm_gl_program *p, uint32_t gx, uint32_t gy,
                              uint32_t gz)
 {
-    const int32_t *max = gl->limits.max_wg_count;
+    const int32_t *max = gl->info.limits.max_wg_count;
     if (gx == 0 || gy == 0 || gz == 0)
         return pdvm_fail(PDVM_ERR_INVALID_ARG, "dispatch of '%s': empty grid %u x %u x %u",
                          p->name, gx, gy, gz);

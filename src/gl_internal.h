@@ -12,12 +12,11 @@
 
 #include "gl_runtime.h"
 #include "platform.h"
+#include "util.h"
 
-struct pdvm_gl {
+struct pdvm_device {
     pdvm_egl egl;
-    pdvm_gl_limits limits;
-    pdvm_gl_info info;
-    char renderer[128];
+    pdvm_device_info info; /* platform, driver strings, limits */
     uint64_t driver_hash; /* vendor, renderer and version: part of every cache key */
     uint64_t dispatches;
     /* Extension entry points, loaded only when the extension is advertised. */
@@ -27,7 +26,7 @@ struct pdvm_gl {
     uint64_t timer_start_ns; /* fallback timing */
 };
 
-/* gl_limits.c: read the driver's limits into gl->limits, then apply
+/* gl_limits.c: read the driver's limits into gl->info.limits, then apply
  * PDVM_LIMITS and PDVM_MAX_SSBO_BYTES. */
 pdvm_status pdvm_gl_read_limits(pdvm_gl *gl);
 /* Whether GL_EXTENSIONS (glGetStringi) has this extension. */
@@ -56,7 +55,6 @@ typedef struct pdvm_gl_blob {
     uint32_t size;
     void *data; /* malloc'd */
 } pdvm_gl_blob;
-uint64_t pdvm_hash64(uint64_t h, const void *data, size_t n); /* FNV-1a; start with 0 */
 /* The cache directory ($XDG_CACHE_HOME/pdvm, else $HOME/.cache/pdvm), or
  * false when disabled (PDVM_NO_SHADER_CACHE=1) or no home is known. */
 bool pdvm_gl_cache_dir(char *buf, size_t cap);
@@ -67,8 +65,5 @@ bool pdvm_gl_cache_load(const char *path, uint64_t key, pdvm_gl_blob *out);
 /* Store an entry (directory created, written atomically); false on failure,
  * which only costs a later compile. */
 bool pdvm_gl_cache_store(const char *path, uint64_t key, const pdvm_gl_blob *blob);
-
-/* Monotonic time in nanoseconds. */
-uint64_t pdvm_now_ns(void);
 
 #endif

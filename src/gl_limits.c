@@ -91,9 +91,13 @@ static pdvm_status parse_bytes(const char *s, int64_t *out)
     else if (end && (*end == 'M' || *end == 'm')) shift = 20;
     else if (end && (*end == 'G' || *end == 'g')) shift = 30;
     if (shift) end++;
-    if (errno || end == s || *end != '\0' || v <= 0 || v > (INT64_MAX >> shift))
+    /* Below 4 KiB not even the smallest test model's plans, nor the
+     * bandwidth probe, would have room. */
+    if (errno || end == s || *end != '\0' || v <= 0 || v > (INT64_MAX >> shift) ||
+        ((int64_t)v << shift) < 4096)
         return pdvm_fail(PDVM_ERR_INVALID_ARG,
-                         "PDVM_MAX_SSBO_BYTES='%s': expected a positive byte count like 64M", s);
+                         "PDVM_MAX_SSBO_BYTES='%s': expected a byte count from 4096 (4K) up, "
+                         "like 64M", s);
     *out = (int64_t)v << shift;
     return PDVM_OK;
 }
@@ -107,7 +111,7 @@ static bool sane(const pdvm_gl_limits *l)
 
 pdvm_status pdvm_gl_read_limits(pdvm_gl *gl)
 {
-    pdvm_gl_limits *l = &gl->limits;
+    pdvm_gl_limits *l = &gl->info.limits;
     read_driver(l);
     if (!sane(l))
         return pdvm_fail(PDVM_ERR_GPU,

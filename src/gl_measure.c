@@ -21,7 +21,7 @@ static pdvm_status time_variant(pdvm_gl *gl, bw_variant v, const pdvm_gl_buffer 
     PDVM_TRY(pdvm_gl_program_build(gl, "rt_bandwidth", defines, &prog));
     uint64_t n_vec4 = src->size / 16;
     uint64_t groups = n_vec4 / ((uint64_t)v.wg * v.unroll * 8) + 1;
-    if (groups > (uint64_t)gl->limits.max_wg_count[0]) groups = (uint64_t)gl->limits.max_wg_count[0];
+    if (groups > (uint64_t)gl->info.limits.max_wg_count[0]) groups = (uint64_t)gl->info.limits.max_wg_count[0];
     pdvm_gl_uniform_u32(&prog, "n_vec4", (uint32_t)n_vec4);
     pdvm_gl_uniform_u32(&prog, "marker", 0x9E3779B9u);
     pdvm_status st = PDVM_OK;
@@ -43,7 +43,7 @@ static pdvm_status time_variant(pdvm_gl *gl, bw_variant v, const pdvm_gl_buffer 
 pdvm_status pdvm_gl_measure_bandwidth(pdvm_gl *gl, uint64_t bytes, double *gbps)
 {
     *gbps = 0;
-    if (bytes > (uint64_t)gl->limits.max_ssbo_bytes) bytes = (uint64_t)gl->limits.max_ssbo_bytes;
+    if (bytes > (uint64_t)gl->info.limits.max_ssbo_bytes) bytes = (uint64_t)gl->info.limits.max_ssbo_bytes;
     bytes &= ~(uint64_t)15;
     if (bytes < 16 || bytes / 16 > UINT32_MAX)
         return pdvm_fail(PDVM_ERR_INVALID_ARG, "bandwidth over %llu bytes: out of range",

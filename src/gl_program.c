@@ -12,7 +12,7 @@
 static char *assemble(const pdvm_gl *gl, const char *body, const char *defines)
 {
     char features[256] = "";
-    const pdvm_gl_limits *l = &gl->limits;
+    const pdvm_gl_limits *l = &gl->info.limits;
     if (l->subgroup)
         snprintf(features, sizeof features,
                  "#extension GL_KHR_shader_subgroup_basic : enable\n"
@@ -124,7 +124,7 @@ static pdvm_status build(pdvm_gl *gl, const char *name, const char *body, const 
     snprintf(out->name, sizeof out->name, "%s", name);
     char *source = assemble(gl, body, defines);
     if (!source) return pdvm_fail(PDVM_ERR_NOMEM, "shader '%s': out of host memory", name);
-    uint64_t key = pdvm_hash64(gl->driver_hash, source, strlen(source));
+    uint64_t key = pdvm_fnv1a64(gl->driver_hash, source, strlen(source));
     char path[512];
     bool cache = gl->info.cache_dir[0] != '\0';
     if (cache) pdvm_gl_cache_path(gl->info.cache_dir, key, path, sizeof path);
@@ -175,10 +175,4 @@ void pdvm_gl_uniform_u32(const pdvm_gl_program *p, const char *name, uint32_t v)
 {
     GLint loc = glGetUniformLocation(p->id, name);
     if (loc >= 0) glProgramUniform1ui(p->id, loc, v);
-}
-
-void pdvm_gl_uniform_f32(const pdvm_gl_program *p, const char *name, float v)
-{
-    GLint loc = glGetUniformLocation(p->id, name);
-    if (loc >= 0) glProgramUniform1f(p->id, loc, v);
 }

@@ -1,7 +1,7 @@
 /* GLES 3.1 compute runtime on a headless EGL context: limits, program
- * build (embedded sources, #define preamble, binary cache), SSBOs and arena
- * layout, dispatch with counting and error checks, GPU timing. One pdvm_gl
- * is one context; it is current on the thread that created it. */
+ * build (embedded sources, #define preamble, binary cache), SSBOs,
+ * dispatch with counting and error checks, GPU timing. One pdvm_gl is one
+ * context; whoever uses one makes it current first (pdvm_gl_make_current). */
 #ifndef PDVM_GL_RUNTIME_H
 #define PDVM_GL_RUNTIME_H
 
@@ -13,23 +13,11 @@
 
 #include "pdvm.h"
 
-typedef struct pdvm_gl_limits {
-    int32_t max_ssbo_bindings;   /* GL_MAX_COMPUTE_SHADER_STORAGE_BLOCKS */
-    int32_t max_invocations;     /* GL_MAX_COMPUTE_WORK_GROUP_INVOCATIONS */
-    int32_t max_shared_bytes;    /* GL_MAX_COMPUTE_SHARED_MEMORY_SIZE */
-    int32_t max_wg_size[3];      /* GL_MAX_COMPUTE_WORK_GROUP_SIZE */
-    int32_t max_wg_count[3];     /* GL_MAX_COMPUTE_WORK_GROUP_COUNT */
-    int64_t max_ssbo_bytes;      /* GL_MAX_SHADER_STORAGE_BLOCK_SIZE, lowered by
-                                  * PDVM_MAX_SSBO_BYTES when set */
-    int32_t ssbo_align;          /* GL_SHADER_STORAGE_BUFFER_OFFSET_ALIGNMENT */
-    bool subgroup;               /* GL_KHR_shader_subgroup with compute arithmetic */
-    uint32_t subgroup_size;
-    uint32_t subgroup_features;  /* GL_SUBGROUP_SUPPORTED_FEATURES_KHR bits */
-    bool timer_query;            /* GL_EXT_disjoint_timer_query */
-    bool minimum;                /* PDVM_LIMITS=minimum in force */
-} pdvm_gl_limits;
+/* The runtime's context is the public pdvm_device (pdvm.h); the engine
+ * calls it pdvm_gl. */
+typedef pdvm_device pdvm_gl;
+typedef pdvm_device_limits pdvm_gl_limits;
 
-typedef struct pdvm_gl pdvm_gl;
 
 /* Create the context on the first platform that works (or the forced one:
  * platform argument, else $PDVM_PLATFORM). Reads all limits; applies
@@ -38,9 +26,11 @@ typedef struct pdvm_gl pdvm_gl;
  * PDVM_ERR_INVALID_ARG for an unknown platform name. */
 pdvm_status pdvm_gl_open(const char *platform, pdvm_gl **out);
 void pdvm_gl_close(pdvm_gl *gl);
-/* Make gl's context current on the calling thread again, e.g. after another
- * pdvm_gl was opened or closed on it. Several may be open at once: closing
- * one leaves the others intact. Errors: PDVM_ERR_GPU naming the EGL error. */
+/* Make gl's context current on the calling thread unless it already is
+ * (a cheap check), e.g. after another pdvm_gl was opened or used on it.
+ * Several may be open at once: closing one leaves the others intact.
+ * Errors: PDVM_ERR_GPU naming the EGL error (EGL_BAD_ACCESS: the context
+ * is current on another thread). */
 pdvm_status pdvm_gl_make_current(pdvm_gl *gl);
 
 const pdvm_gl_limits *pdvm_gl_get_limits(const pdvm_gl *gl);
@@ -48,20 +38,7 @@ const char *pdvm_gl_platform_name(const pdvm_gl *gl);  /* "gbm", "device", "surf
 const char *pdvm_gl_platform_report(const pdvm_gl *gl); /* why others were not chosen */
 const char *pdvm_gl_renderer(const pdvm_gl *gl);        /* GL_RENDERER */
 
-/* What `pdvm info` shows about the driver beyond the limits. */
-typedef struct pdvm_gl_info {
-    char device[128];           /* the platform's device: "/dev/dri/renderD128",
-                                 * "EGL device 0 (/dev/dri/card1)", "default display" */
-    char egl_vendor[64], egl_version[64];
-    char gl_version[128], gl_vendor[64], glsl_version[128];
-    int32_t n_binary_formats;   /* GL_NUM_PROGRAM_BINARY_FORMATS */
-    int32_t binary_formats[8];  /* the first of GL_PROGRAM_BINARY_FORMATS */
-    bool debug_output;          /* GL_KHR_debug messages are collected */
-    char timing[128];           /* how pdvm_gl_timer_* measures, and why */
-    char cache_dir[256];        /* program-binary cache; "" when off (no binary
-                                 * formats, PDVM_NO_SHADER_CACHE=1, no home) */
-} pdvm_gl_info;
-const pdvm_gl_info *pdvm_gl_get_info(const pdvm_gl *gl);
+const pdvm_device_info *pdvm_gl_get_info(const pdvm_gl *gl);
 
 /* Workgroup size for a 1-D kernel: the largest power of two <= want that
  * the limits allow (invocations, size in x, and shared memory at
@@ -89,10 +66,10 @@ pdvm_status pdvm_gl_program_build_source(pdvm_gl *gl, const char *name, const ch
                                          const char *defines, pdvm_gl_program *out);
 void pdvm_gl_program_delete(pdvm_gl *gl, pdvm_gl_program *p);
 
-/* Uniform setters on a program (glProgramUniform*); a uniform the compiler
- * removed is silently ignored. */
+/* Set a uint uniform of a program (glProgramUniform1ui) by name, for the
+ * few one-off programs (measurements, fills); a uniform the compiler
+ * removed is ignored. The model kernels resolve locations once instead. */
 void pdvm_gl_uniform_u32(const pdvm_gl_program *p, const char *name, uint32_t v);
-void pdvm_gl_uniform_f32(const pdvm_gl_program *p, const char *name, float v);
 
 /* ------------------------------------------------------------- buffers */
 
@@ -117,17 +94,6 @@ void pdvm_gl_buffer_delete(pdvm_gl *gl, pdvm_gl_buffer *b);
  * (size 0: to the end). offset must be a multiple of ssbo_align. */
 void pdvm_gl_bind(pdvm_gl *gl, uint32_t binding, const pdvm_gl_buffer *b, uint64_t offset,
                   uint64_t size);
-
-/* Arena layout: several tensors in one SSBO at aligned offsets, never past
- * max_bytes. Pure bookkeeping, no GL. */
-typedef struct pdvm_arena {
-    uint64_t align;     /* power of two */
-    uint64_t max_bytes; /* block-size limit */
-    uint64_t used;
-} pdvm_arena;
-void pdvm_arena_init(pdvm_arena *a, uint64_t align, uint64_t max_bytes);
-/* Reserve bytes; false (arena unchanged) when it would pass max_bytes. */
-bool pdvm_arena_place(pdvm_arena *a, uint64_t bytes, uint64_t *offset);
 
 /* ------------------------------------------------------------ dispatch */
 

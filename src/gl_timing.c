@@ -5,7 +5,7 @@
 
 void pdvm_gl_timer_begin(pdvm_gl *gl)
 {
-    if (gl->limits.timer_query) {
+    if (gl->info.limits.timer_query) {
         GLint disjoint = 0; /* reading it clears it */
         glGetIntegerv(GL_GPU_DISJOINT_EXT, &disjoint);
         glBeginQuery(GL_TIME_ELAPSED_EXT, gl->timer_query);
@@ -18,7 +18,7 @@ void pdvm_gl_timer_begin(pdvm_gl *gl)
 pdvm_status pdvm_gl_timer_end(pdvm_gl *gl, uint64_t *ns)
 {
     *ns = 0;
-    if (!gl->limits.timer_query) {
+    if (!gl->info.limits.timer_query) {
         glFinish();
         *ns = pdvm_now_ns() - gl->timer_start_ns;
         return pdvm_gl_check(gl, "timed work");

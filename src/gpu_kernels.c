@@ -8,18 +8,8 @@
 
 #include "error.h"
 #include "quant.h"
+#include "util.h"
 
-enum { GPU_MAX_UNIFORMS = 24 };
-
-struct gpu_prog {
-    char shader[32];
-    char label[40]; /* name of its dispatches in the profile */
-    char *defines;
-    pdvm_gl_program prog;
-    const char *uni_name[GPU_MAX_UNIFORMS];
-    GLint uni_loc[GPU_MAX_UNIFORMS];
-    int n_uni;
-};
 
 uint32_t gpu_pow2_ceil(uint32_t v)
 {
@@ -42,12 +32,11 @@ pdvm_status gpu_kernels_init(gpu_kernels *k, pdvm_gl *gl)
      * tile of positions). */
     /* PDVM_MV_WG and PDVM_MV_ROWS override the mat-vec layout, for tuning
      * on a new device with `pdvm bench --kernel matvec`. */
-    const char *wg_env = getenv("PDVM_MV_WG"), *rows_env = getenv("PDVM_MV_ROWS");
-    uint32_t want = wg_env ? (uint32_t)strtoul(wg_env, NULL, 10) : 0;
-    uint32_t dflt = k->lim->subgroup ? 512 : 64;
-    k->wg_max = pdvm_gl_wg_size(gl, want >= 32 && want <= 1024 ? want : dflt, 8);
-    k->mv_rows_g = rows_env ? (uint32_t)strtoul(rows_env, NULL, 10) : 0;
-    if (k->mv_rows_g < 1 || k->mv_rows_g > 8) k->mv_rows_g = 2;
+    uint32_t want = k->lim->subgroup ? 512 : 64;
+    k->mv_rows_g = 2;
+    PDVM_TRY(pdvm_env_u32("PDVM_MV_WG", 32, 1024, true, &want));
+    PDVM_TRY(pdvm_env_u32("PDVM_MV_ROWS", 1, 8, false, &k->mv_rows_g));
+    k->wg_max = pdvm_gl_wg_size(gl, want, 8);
     k->wg_attn = pdvm_gl_wg_size(gl, 128, 32);
     /* n_head * chunks attention workgroups keep a big GPU busy (chunks of
      * 64 halved attention time on an H100 against 256). Without subgroups
@@ -126,16 +115,15 @@ static pdvm_status store_prog(gpu_kernels *k, gpu_prog *p)
     return PDVM_OK;
 }
 
-pdvm_status gpu_prog_get(gpu_kernels *k, const char *shader, const gpu_defs *d, gpu_prog **out)
-{
-    return gpu_prog_get_named(k, shader, shader, d, out);
-}
-
-pdvm_status gpu_prog_get_named(gpu_kernels *k, const char *shader, const char *label,
-                               const gpu_defs *d, gpu_prog **out)
+pdvm_status gpu_prog_get(gpu_kernels *k, const char *shader, const char *label,
+                         const gpu_defs *d, const char *const *uni_names, uint32_t n_uni,
+                         gpu_prog **out)
 {
     if (d->overflow)
         return pdvm_fail(PDVM_ERR_GPU, "shader '%s': define preamble too long", shader);
+    if (n_uni > GPU_MAX_UNIFORMS)
+        return pdvm_fail(PDVM_ERR_GPU, "shader '%s': %u uniforms, at most %d", shader, n_uni,
+                         GPU_MAX_UNIFORMS);
     for (size_t i = 0; i < k->n_progs; i++) {
         gpu_prog *p = k->progs[i];
         if (!strcmp(p->shader, shader) && !strcmp(p->defines, d->text)) {
@@ -151,10 +139,10 @@ pdvm_status gpu_prog_get_named(gpu_kernels *k, const char *shader, const char *l
     }
     snprintf(p->shader, sizeof p->shader, "%s", shader);
     snprintf(p->label, sizeof p->label, "%s", label);
-    pdvm_status st = pdvm_gl_program_build(k->gl, shader, d->text, &p->prog);
-    if (st == PDVM_OK) st = store_prog(k, p);
+    p->uni_names = uni_names;
+    p->n_uni = n_uni;
+    pdvm_status st = store_prog(k, p);
     if (st != PDVM_OK) {
-        if (p->prog.id) pdvm_gl_program_delete(k->gl, &p->prog);
         free(p->defines);
         free(p);
         return st;
@@ -163,22 +151,52 @@ pdvm_status gpu_prog_get_named(gpu_kernels *k, const char *shader, const char *l
     return PDVM_OK;
 }
 
-static GLint uniform_loc(gpu_prog *p, const char *name)
+static pdvm_status build_one(gpu_kernels *k, gpu_prog *p)
 {
-    for (int i = 0; i < p->n_uni; i++)
-        if (p->uni_name[i] == name || !strcmp(p->uni_name[i], name)) return p->uni_loc[i];
-    GLint loc = glGetUniformLocation(p->prog.id, name);
-    if (p->n_uni < GPU_MAX_UNIFORMS) {
-        p->uni_name[p->n_uni] = name; /* callers pass string literals */
-        p->uni_loc[p->n_uni++] = loc;
+    PDVM_TRY(pdvm_gl_program_build(k->gl, p->shader, p->defines, &p->prog));
+    for (uint32_t i = 0; i < p->n_uni; i++) {
+        /* -1 for a uniform the compiler removed: setting it is skipped. */
+        p->loc[i] = glGetUniformLocation(p->prog.id, p->uni_names[i]);
+        p->cur_valid[i] = false;
     }
-    return loc;
+    return PDVM_OK;
 }
 
-void gpu_u32(gpu_prog *p, const char *name, uint32_t v)
+/* A variant that failed to build leaves the table, so a later plan of
+ * other variants builds cleanly (its steps were discarded with the plan). */
+static void drop_prog(gpu_kernels *k, size_t i)
 {
-    GLint loc = uniform_loc(p, name);
-    if (loc >= 0) glProgramUniform1ui(p->prog.id, loc, v);
+    free(k->progs[i]->defines);
+    free(k->progs[i]);
+    memmove(&k->progs[i], &k->progs[i + 1], (k->n_progs - i - 1) * sizeof *k->progs);
+    k->n_progs--;
+}
+
+pdvm_status gpu_kernels_build(gpu_kernels *k, pdvm_progress_fn progress, void *user)
+{
+    size_t todo = 0, done = 0;
+    for (size_t i = 0; i < k->n_progs; i++) todo += k->progs[i]->prog.id == 0;
+    for (size_t i = 0; i < k->n_progs; i++) {
+        gpu_prog *p = k->progs[i];
+        if (p->prog.id) continue;
+        pdvm_status st = build_one(k, p);
+        if (st != PDVM_OK) {
+            drop_prog(k, i);
+            return st;
+        }
+        if (progress) progress("compiling shaders", ++done, todo, user);
+    }
+    return PDVM_OK;
+}
+
+static void set_uniforms(gpu_prog *p, const uint32_t *val)
+{
+    for (uint32_t i = 0; i < p->n_uni; i++) {
+        if (p->cur_valid[i] && p->cur[i] == val[i]) continue;
+        if (p->loc[i] >= 0) glProgramUniform1ui(p->prog.id, p->loc[i], val[i]);
+        p->cur[i] = val[i];
+        p->cur_valid[i] = true;
+    }
 }
 
 static void prof_add(gpu_kernels *k, const char *name, double us)
@@ -213,16 +231,14 @@ static pdvm_status dispatch(gpu_kernels *k, gpu_prog *p, uint32_t gx, uint32_t g
     return PDVM_OK;
 }
 
-pdvm_status gpu_launch(gpu_kernels *k, gpu_prog *p, uint32_t gx, uint32_t gy)
+pdvm_status gpu_step_run(gpu_kernels *k, const gpu_step *st)
 {
-    return dispatch(k, p, gx, gy);
-}
-
-pdvm_status gpu_launch_folded(gpu_kernels *k, gpu_prog *p, uint32_t n_groups)
-{
+    for (uint32_t b = 0; b < GPU_STEP_BUFS; b++)
+        if (st->buf[b]) pdvm_gl_bind(k->gl, b, st->buf[b], 0, 0);
+    set_uniforms(st->prog, st->val);
     uint32_t max_x = (uint32_t)k->lim->max_wg_count[0];
-    if (n_groups <= max_x) return dispatch(k, p, n_groups, 1);
-    /* x * y >= n_groups; the kernel skips the excess groups. */
-    uint32_t gy = (n_groups + max_x - 1) / max_x;
-    return dispatch(k, p, (n_groups + gy - 1) / gy, gy);
+    if (!st->fold || st->gx <= max_x) return dispatch(k, st->prog, st->gx, st->gy);
+    /* x * y >= gx; the kernel skips the excess groups. */
+    uint32_t gy = (st->gx + max_x - 1) / max_x;
+    return dispatch(k, st->prog, (st->gx + gy - 1) / gy, gy);
 }

@@ -1,7 +1,13 @@
 /* Program variants of the model kernels (glsl/<name>.comp specialised by a
- * #define preamble), built on first use and kept per context; uniform
- * locations cached per program; launches counted by the runtime and,
- * when profiling is on, timed per kernel. */
+ * #define preamble) and the dispatch record a chain is made of.
+ *
+ * A session resolves its whole chain when it is created (gpu_chain_plan.c):
+ * each dispatch becomes a gpu_step holding its program, buffers, grid and
+ * uniform values, with the uniform locations resolved once per program.
+ * Programs are registered while the plan is made and built together
+ * afterwards (gpu_kernels_build), so the build can report k/n progress. A
+ * decode step then only patches the values that depend on the position and
+ * runs the steps: no define text, no program search, no uniform names. */
 #ifndef PDVM_GPU_KERNELS_H
 #define PDVM_GPU_KERNELS_H
 
@@ -12,13 +18,35 @@
 #include "gl_runtime.h"
 #include "pdvm.h"
 
-typedef struct gpu_prog gpu_prog;
+enum { GPU_MAX_UNIFORMS = 20, GPU_STEP_BUFS = 4 };
 
-typedef struct gpu_prof_entry {
-    char name[48];
-    uint64_t calls;
-    double total_us;
-} gpu_prof_entry;
+/* A program variant: shader + defines, its uniform locations in the order
+ * its op lists them, and the values last set (a uniform is only set when it
+ * changes). */
+typedef struct gpu_prog {
+    char shader[32];
+    char label[40]; /* name of its dispatches in the profile and the plan */
+    char *defines;
+    pdvm_gl_program prog;
+    const char *const *uni_names;
+    uint32_t n_uni;
+    GLint loc[GPU_MAX_UNIFORMS];
+    uint32_t cur[GPU_MAX_UNIFORMS];
+    bool cur_valid[GPU_MAX_UNIFORMS];
+} gpu_prog;
+
+/* One dispatch: program, SSBO bindings 0..3 (NULL: not used), grid and the
+ * uniform values in the program's order. */
+typedef struct gpu_step {
+    gpu_prog *prog;
+    const pdvm_gl_buffer *buf[GPU_STEP_BUFS];
+    uint32_t gx, gy;
+    bool fold;      /* the kernel linearises its workgroup id (see gpu_step_run) */
+    uint32_t val[GPU_MAX_UNIFORMS];
+} gpu_step;
+
+/* Profile sums per dispatch label: the public entry type (pdvm.h). */
+typedef pdvm_profile_entry gpu_prof_entry;
 
 typedef struct gpu_kernels {
     pdvm_gl *gl;
@@ -34,7 +62,9 @@ typedef struct gpu_kernels {
     size_t n_prof, cap_prof;
 } gpu_kernels;
 
-/* Workgroup sizes from the context's limits. */
+/* Workgroup sizes from the context's limits and the tuning variables
+ * (PDVM_MV_WG, PDVM_MV_ROWS). Errors: PDVM_ERR_INVALID_ARG for a malformed
+ * variable, PDVM_ERR_GPU when the limits leave too small a workgroup. */
 pdvm_status gpu_kernels_init(gpu_kernels *k, pdvm_gl *gl);
 void gpu_kernels_free(gpu_kernels *k);
 
@@ -49,24 +79,27 @@ void gpu_defs_int(gpu_defs *d, const char *name, long long v);
 void gpu_defs_float(gpu_defs *d, const char *name, float v);
 void gpu_defs_str(gpu_defs *d, const char *name, const char *v);
 
-/* glsl/<shader>.comp with these defines, built (or loaded from the binary
- * cache) on first use. Errors: PDVM_ERR_GPU naming the shader. */
-pdvm_status gpu_prog_get(gpu_kernels *k, const char *shader, const gpu_defs *d, gpu_prog **out);
-/* The same, its dispatches named `label` in the profile (gpu_prog_get
- * names them after the shader). The label is taken when the program is
- * built; a program found again keeps its first. */
-pdvm_status gpu_prog_get_named(gpu_kernels *k, const char *shader, const char *label,
-                               const gpu_defs *d, gpu_prog **out);
+/* The variant glsl/<shader>.comp with these defines, whose uniforms are
+ * uni_names (n_uni of them; the array must outlive the kernels); label names
+ * its dispatches. Registered, not built: gpu_kernels_build builds every
+ * registered program. Errors: PDVM_ERR_GPU (define preamble too long),
+ * PDVM_ERR_NOMEM. */
+pdvm_status gpu_prog_get(gpu_kernels *k, const char *shader, const char *label,
+                         const gpu_defs *d, const char *const *uni_names, uint32_t n_uni,
+                         gpu_prog **out);
 
-/* Set a uint uniform; names the compiler removed are ignored. */
-void gpu_u32(gpu_prog *p, const char *name, uint32_t v);
+/* Build (or load from the binary cache) every registered program not built
+ * yet and resolve its uniform locations; progress(stage "compiling shaders",
+ * k, n, user) after each when progress is not NULL. Errors: PDVM_ERR_GPU
+ * naming the shader and the compiler's log line. */
+pdvm_status gpu_kernels_build(gpu_kernels *k, pdvm_progress_fn progress, void *user);
 
-/* Dispatch gx * gy workgroups (the runtime refuses counts over the limit). */
-pdvm_status gpu_launch(gpu_kernels *k, gpu_prog *p, uint32_t gx, uint32_t gy);
-/* Dispatch n_groups workgroups of a kernel that linearises
- * gl_WorkGroupID.x + y * gl_NumWorkGroups.x and skips the excess: folded
- * into y when x would pass the driver's group-count limit. */
-pdvm_status gpu_launch_folded(gpu_kernels *k, gpu_prog *p, uint32_t n_groups);
+/* Run a step: bind, set the uniforms that changed, dispatch. A folding
+ * step whose gx passes the driver's group-count limit is spread over y
+ * (its kernel linearises gl_WorkGroupID.x + y * gl_NumWorkGroups.x and
+ * skips the excess); other grids over the limit are refused by the
+ * runtime. Timed per label when profiling is on. The program must be built. */
+pdvm_status gpu_step_run(gpu_kernels *k, const gpu_step *st);
 
 /* Smallest power of two >= v (v >= 1). */
 uint32_t gpu_pow2_ceil(uint32_t v);

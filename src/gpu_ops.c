@@ -1,5 +1,5 @@
-/* Launchers of the model kernels (see gpu_ops.h): defines, bindings,
- * uniforms, grid. */
+/* Planning of the model kernels' dispatches (see gpu_ops.h): layout,
+ * defines, program, bindings, uniform values, grid. */
 #include "gpu_ops.h"
 
 #include <math.h>
@@ -80,58 +80,81 @@ static const char *dot_for(bool wb4, uint32_t type, uint64_t rb, uint64_t base)
     return wb4 && t->dot_v4 && rb % 16 == 0 && base % 16 == 0 ? t->dot_v4 : t->dot;
 }
 
-static void bind(gpu_kernels *k, uint32_t binding, const pdvm_gl_buffer *b)
+/* Plan, build and run one dispatch: the kernel tests' and the mat-vec
+ * bench's way in. */
+#define RUN_NOW(plan_fn, k, a)                                                 \
+    do {                                                                       \
+        gpu_step st_;                                                          \
+        PDVM_TRY(plan_fn(k, a, &st_));                                         \
+        PDVM_TRY(gpu_kernels_build(k, NULL, NULL));                            \
+        return gpu_step_run(k, &st_);                                          \
+    } while (0)
+
+static void step_init(gpu_step *st, gpu_prog *p, uint32_t gx, uint32_t gy)
 {
-    pdvm_gl_bind(k->gl, binding, b, 0, 0);
+    memset(st, 0, sizeof *st);
+    st->prog = p;
+    st->gx = gx;
+    st->gy = gy;
 }
 
-pdvm_status gpu_op_matvec(gpu_kernels *k, const gpu_mv_args *a)
+#define N_NAMES(a) ((uint32_t)(sizeof(a) / sizeof((a)[0])))
+
+static const char *const mv_uniforms[] = {"u_x", "u_y", "u_norm", "u_a", "u_b",
+                                          "u_nrows", "u_row0", "u_nslots"};
+
+static void matvec_defines(const gpu_mv_args *a, const mv_layout *m, gpu_defs *d)
+{
+    gpu_defs_init(d);
+    layout_defines(d, m);
+    gpu_defs_int(d, "N_IN", a->n_in);
+    gpu_defs_int(d, "IN_MODE", a->in_mode);
+    gpu_defs_int(d, "OUT_MODE", a->out_mode);
+    /* matvec.comp declares 4 storage blocks with the uvec4 view: within
+     * the GLES 3.1 minimum. */
+    gpu_defs_int(d, "WB4", 1);
+    gpu_defs_str(d, "DOT_A", dot_for(true, a->type_a, a->rb_a, a->a_byte));
+    gpu_defs_int(d, "RB_A", (long long)a->rb_a);
+    if (a->out_mode == GPU_OUT_SWIGLU) {
+        gpu_defs_str(d, "DOT_B", dot_for(true, a->type_b, a->rb_b, a->b_byte));
+        gpu_defs_int(d, "RB_B", (long long)a->rb_b);
+    }
+    if (a->in_mode == GPU_IN_NORM) gpu_defs_float(d, "EPS", a->eps);
+    if (a->in_mode == GPU_IN_COMBINE) {
+        gpu_defs_int(d, "N_HEAD", a->n_head);
+        gpu_defs_int(d, "HEAD_DIM", a->head_dim);
+        gpu_defs_int(d, "MAX_SLOTS", a->max_slots);
+    }
+}
+
+pdvm_status gpu_plan_matvec(gpu_kernels *k, const gpu_mv_args *a, gpu_step *st)
 {
     PDVM_TRY(check_type(a->type_a));
+    if (a->out_mode == GPU_OUT_SWIGLU) PDVM_TRY(check_type(a->type_b));
     uint32_t sh_w = a->in_mode == GPU_IN_COMBINE ? a->n_head * a->max_slots * 4 : 0;
     mv_layout m = layout_for(k, a->n_in, sh_w, true);
     gpu_defs d;
-    gpu_defs_init(&d);
-    layout_defines(&d, &m);
-    gpu_defs_int(&d, "N_IN", a->n_in);
-    gpu_defs_int(&d, "IN_MODE", a->in_mode);
-    gpu_defs_int(&d, "OUT_MODE", a->out_mode);
-    /* matvec.comp declares 4 storage blocks with the uvec4 view: within
-     * the GLES 3.1 minimum. */
-    gpu_defs_int(&d, "WB4", 1);
-    gpu_defs_str(&d, "DOT_A", dot_for(true, a->type_a, a->rb_a, a->a_byte));
-    gpu_defs_int(&d, "RB_A", (long long)a->rb_a);
-    if (a->out_mode == GPU_OUT_SWIGLU) {
-        PDVM_TRY(check_type(a->type_b));
-        gpu_defs_str(&d, "DOT_B", dot_for(true, a->type_b, a->rb_b, a->b_byte));
-        gpu_defs_int(&d, "RB_B", (long long)a->rb_b);
-    }
-    if (a->in_mode == GPU_IN_NORM) gpu_defs_float(&d, "EPS", a->eps);
-    if (a->in_mode == GPU_IN_COMBINE) {
-        gpu_defs_int(&d, "N_HEAD", a->n_head);
-        gpu_defs_int(&d, "HEAD_DIM", a->head_dim);
-        gpu_defs_int(&d, "MAX_SLOTS", a->max_slots);
-    }
-    gpu_prog *p;
-    /* Which fused step a mat-vec is, for the per-dispatch profile. */
+    matvec_defines(a, &m, &d);
+    /* Which fused step a mat-vec is, for the profile and the plan. */
     static const char *const label[3][3] = {
         {"matvec", "matvec+add", "matvec+swiglu"},
         {"norm+matvec", "norm+matvec+add", "norm+matvec+swiglu"},
         {"combine+matvec", "combine+matvec+add", "combine+matvec+swiglu"},
     };
-    PDVM_TRY(gpu_prog_get_named(k, "matvec", label[a->in_mode % 3][a->out_mode % 3], &d, &p));
-    bind(k, B_ACT, a->act);
-    bind(k, B_W, a->w);
-    gpu_u32(p, "u_x", a->x);
-    gpu_u32(p, "u_y", a->y);
-    gpu_u32(p, "u_norm", (uint32_t)(a->norm_byte / 4));
-    gpu_u32(p, "u_a", (uint32_t)a->a_byte);
-    gpu_u32(p, "u_b", (uint32_t)a->b_byte);
-    gpu_u32(p, "u_nrows", a->n_rows);
-    gpu_u32(p, "u_row0", a->row0);
-    gpu_u32(p, "u_nslots", a->n_slots);
-    return gpu_launch_folded(k, p, ceil_div(a->n_rows, m.rpw));
+    gpu_prog *p;
+    PDVM_TRY(gpu_prog_get(k, "matvec", label[a->in_mode % 3][a->out_mode % 3], &d, mv_uniforms,
+                          N_NAMES(mv_uniforms), &p));
+    step_init(st, p, ceil_div(a->n_rows, m.rpw), 1);
+    st->fold = true;
+    st->buf[B_ACT] = a->act;
+    st->buf[B_W] = a->w;
+    const uint32_t v[] = {a->x, a->y, (uint32_t)(a->norm_byte / 4), (uint32_t)a->a_byte,
+                          (uint32_t)a->b_byte, a->n_rows, a->row0, a->n_slots};
+    memcpy(st->val, v, sizeof v);
+    return PDVM_OK;
 }
+
+pdvm_status gpu_op_matvec(gpu_kernels *k, const gpu_mv_args *a) { RUN_NOW(gpu_plan_matvec, k, a); }
 
 /* Whether rows [s*slice, (s+1)*slice) of every head (or, split, slice/2
  * rows from each half) hold both rows of each RoPE pair and of each packed
@@ -202,39 +225,46 @@ static void qkv_defines(gpu_kernels *k, const gpu_qkv_args *a, gpu_defs *d)
     }
 }
 
-pdvm_status gpu_op_qkv(gpu_kernels *k, const gpu_qkv_args *a)
+static const char *const qkv_uniforms[] = {
+    "u_x", "u_q", "u_cs", "u_norm", "u_head0", "u_nheads", "u_qb", "u_kb",
+    "u_vb", "u_qr", "u_kr", "u_vr", "u_kv_k", "u_kv_v", "u_kv_stride", "u_kv_t"};
+
+pdvm_status gpu_plan_qkv(gpu_kernels *k, const gpu_qkv_args *a, gpu_step *st)
 {
     for (int i = 0; i < 3; i++) PDVM_TRY(check_type(a->type[i]));
     gpu_defs d;
     qkv_defines(k, a, &d);
     gpu_prog *p;
-    PDVM_TRY(gpu_prog_get(k, "qkv", &d, &p));
+    PDVM_TRY(gpu_prog_get(k, "qkv", "norm+qkv+rope+kv", &d, qkv_uniforms, N_NAMES(qkv_uniforms),
+                          &p));
     uint32_t slice, split, units;
     qkv_layout(k, a->hp, &slice, &split, &units);
-    bind(k, B_ACT, a->act);
-    bind(k, B_W, a->w);
-    bind(k, B_K, a->kc);
-    bind(k, B_V, a->vc);
-    gpu_u32(p, "u_x", a->x);
-    gpu_u32(p, "u_q", a->q);
-    gpu_u32(p, "u_cs", a->cs);
-    gpu_u32(p, "u_norm", (uint32_t)(a->norm_byte / 4));
-    gpu_u32(p, "u_head0", a->head0);
-    gpu_u32(p, "u_nheads", a->n_heads);
-    gpu_u32(p, "u_qb", (uint32_t)a->base_byte[0]);
-    gpu_u32(p, "u_kb", (uint32_t)a->base_byte[1]);
-    gpu_u32(p, "u_vb", (uint32_t)a->base_byte[2]);
-    gpu_u32(p, "u_qr", a->first_row[0]);
-    gpu_u32(p, "u_kr", a->first_row[1]);
-    gpu_u32(p, "u_vr", a->first_row[2]);
-    gpu_u32(p, "u_kv_k", (uint32_t)a->kv_k);
-    gpu_u32(p, "u_kv_v", (uint32_t)a->kv_v);
-    gpu_u32(p, "u_kv_stride", a->kv_stride);
-    gpu_u32(p, "u_kv_t", a->kv_t);
-    return gpu_launch(k, p, ceil_div(a->n_heads * (a->hp->head_dim / slice), units), 1);
+    step_init(st, p, ceil_div(a->n_heads * (a->hp->head_dim / slice), units), 1);
+    st->buf[B_ACT] = a->act;
+    st->buf[B_W] = a->w;
+    st->buf[B_K] = a->kc;
+    st->buf[B_V] = a->vc;
+    const uint32_t v[] = {a->x, a->q, a->cs, (uint32_t)(a->norm_byte / 4), a->head0, a->n_heads,
+                          (uint32_t)a->base_byte[0], (uint32_t)a->base_byte[1],
+                          (uint32_t)a->base_byte[2], a->first_row[0], a->first_row[1],
+                          a->first_row[2], (uint32_t)a->kv_k, (uint32_t)a->kv_v, a->kv_stride,
+                          a->kv_t};
+    memcpy(st->val, v, sizeof v);
+    return PDVM_OK;
 }
 
-pdvm_status gpu_op_attn(gpu_kernels *k, const gpu_attn_args *a)
+pdvm_status gpu_op_qkv(gpu_kernels *k, const gpu_qkv_args *a) { RUN_NOW(gpu_plan_qkv, k, a); }
+
+static const char *const attn_uniforms[] = {"u_q", "u_part", "u_kv_k", "u_kv_v", "u_kv_stride",
+                                            "u_t0", "u_n", "u_chunk", "u_slot0"};
+
+void gpu_attn_grid(const gpu_attn_args *a, gpu_step *st)
+{
+    st->gx = ceil_div(a->n, a->chunk);
+    st->gy = a->hp->n_head;
+}
+
+pdvm_status gpu_plan_attn(gpu_kernels *k, const gpu_attn_args *a, gpu_step *st)
 {
     const pdvm_hparams *hp = a->hp;
     gpu_defs d;
@@ -245,61 +275,71 @@ pdvm_status gpu_op_attn(gpu_kernels *k, const gpu_attn_args *a)
     gpu_defs_int(&d, "MAX_SLOTS", a->max_slots);
     gpu_defs_float(&d, "SCALE", 1.0f / sqrtf((float)hp->head_dim));
     gpu_prog *p;
-    PDVM_TRY(gpu_prog_get(k, "attn", &d, &p));
-    bind(k, B_ACT, a->act);
-    bind(k, B_K, a->kc);
-    bind(k, B_V, a->vc);
-    gpu_u32(p, "u_q", a->q);
-    gpu_u32(p, "u_part", a->part);
-    gpu_u32(p, "u_kv_k", (uint32_t)a->kv_k);
-    gpu_u32(p, "u_kv_v", (uint32_t)a->kv_v);
-    gpu_u32(p, "u_kv_stride", a->kv_stride);
-    gpu_u32(p, "u_t0", a->t0);
-    gpu_u32(p, "u_n", a->n);
-    gpu_u32(p, "u_chunk", a->chunk);
-    gpu_u32(p, "u_slot0", a->slot0);
-    return gpu_launch(k, p, ceil_div(a->n, a->chunk), hp->n_head);
+    PDVM_TRY(gpu_prog_get(k, "attn", "attn", &d, attn_uniforms, N_NAMES(attn_uniforms), &p));
+    step_init(st, p, 1, 1);
+    gpu_attn_grid(a, st);
+    st->buf[B_ACT] = a->act;
+    st->buf[B_K] = a->kc;
+    st->buf[B_V] = a->vc;
+    const uint32_t v[] = {a->q, a->part, (uint32_t)a->kv_k, (uint32_t)a->kv_v, a->kv_stride,
+                          a->t0, a->n, a->chunk, a->slot0};
+    memcpy(st->val, v, sizeof v);
+    return PDVM_OK;
 }
 
-pdvm_status gpu_op_embd(gpu_kernels *k, const pdvm_gl_buffer *act, const pdvm_gl_buffer *w,
-                        uint32_t type, uint32_t n, uint32_t x, uint64_t row_byte)
+pdvm_status gpu_op_attn(gpu_kernels *k, const gpu_attn_args *a) { RUN_NOW(gpu_plan_attn, k, a); }
+
+static const char *const embd_uniforms[] = {"u_x", "u_rowb"};
+
+pdvm_status gpu_plan_embd(gpu_kernels *k, const gpu_embd_args *a, gpu_step *st)
 {
-    PDVM_TRY(check_type(type));
+    PDVM_TRY(check_type(a->type));
     gpu_defs d;
     gpu_defs_init(&d);
     gpu_defs_int(&d, "WG_SIZE", k->wg_max);
-    gpu_defs_int(&d, "N", n);
-    gpu_defs_str(&d, "DEQ", gpu_type_find(type)->deq);
+    gpu_defs_int(&d, "N", a->n);
+    gpu_defs_str(&d, "DEQ", gpu_type_find(a->type)->deq);
     gpu_prog *p;
-    PDVM_TRY(gpu_prog_get(k, "embd", &d, &p));
-    bind(k, B_ACT, act);
-    bind(k, B_W, w);
-    gpu_u32(p, "u_x", x);
-    gpu_u32(p, "u_rowb", (uint32_t)row_byte);
-    return gpu_launch(k, p, ceil_div(n, k->wg_max), 1);
+    PDVM_TRY(gpu_prog_get(k, "embd", "embd", &d, embd_uniforms, N_NAMES(embd_uniforms), &p));
+    step_init(st, p, ceil_div(a->n, k->wg_max), 1);
+    st->buf[B_ACT] = a->act;
+    st->buf[B_W] = a->w;
+    st->val[0] = a->x;
+    st->val[GPU_EMBD_U_ROWB] = (uint32_t)a->row_byte;
+    return PDVM_OK;
 }
 
-pdvm_status gpu_op_rmsnorm(gpu_kernels *k, const pdvm_gl_buffer *act, const pdvm_gl_buffer *w,
-                           uint32_t n, float eps, uint32_t x, uint32_t y, uint64_t norm_byte)
+pdvm_status gpu_op_embd(gpu_kernels *k, const gpu_embd_args *a) { RUN_NOW(gpu_plan_embd, k, a); }
+
+static const char *const norm_uniforms[] = {"u_x", "u_y", "u_norm"};
+
+pdvm_status gpu_plan_rmsnorm(gpu_kernels *k, const gpu_norm_args *a, gpu_step *st)
 {
     gpu_defs d;
     gpu_defs_init(&d);
     gpu_defs_int(&d, "WG_SIZE", k->wg_max);
-    gpu_defs_int(&d, "N", n);
-    gpu_defs_float(&d, "EPS", eps);
+    gpu_defs_int(&d, "N", a->n);
+    gpu_defs_float(&d, "EPS", a->eps);
     gpu_prog *p;
-    PDVM_TRY(gpu_prog_get(k, "rmsnorm", &d, &p));
-    bind(k, B_ACT, act);
-    bind(k, B_W, w);
-    gpu_u32(p, "u_x", x);
-    gpu_u32(p, "u_y", y);
-    gpu_u32(p, "u_norm", (uint32_t)(norm_byte / 4));
-    return gpu_launch(k, p, ceil_div(n, k->wg_max), 1);
+    PDVM_TRY(gpu_prog_get(k, "rmsnorm", "rmsnorm", &d, norm_uniforms, N_NAMES(norm_uniforms), &p));
+    step_init(st, p, ceil_div(a->n, k->wg_max), 1);
+    st->buf[B_ACT] = a->act;
+    st->buf[B_W] = a->w;
+    const uint32_t v[] = {a->x, a->y, (uint32_t)(a->norm_byte / 4)};
+    memcpy(st->val, v, sizeof v);
+    return PDVM_OK;
 }
 
-pdvm_status gpu_op_rope(gpu_kernels *k, const pdvm_gl_buffer *act, const pdvm_hparams *hp,
-                        uint32_t x, uint32_t n_heads, uint32_t cs)
+pdvm_status gpu_op_rmsnorm(gpu_kernels *k, const gpu_norm_args *a)
 {
+    RUN_NOW(gpu_plan_rmsnorm, k, a);
+}
+
+static const char *const rope_uniforms[] = {"u_x", "u_nheads", "u_cs"};
+
+pdvm_status gpu_plan_rope(gpu_kernels *k, const gpu_rope_args *a, gpu_step *st)
+{
+    const pdvm_hparams *hp = a->hp;
     gpu_defs d;
     gpu_defs_init(&d);
     gpu_defs_int(&d, "WG_SIZE", k->wg_max);
@@ -307,16 +347,21 @@ pdvm_status gpu_op_rope(gpu_kernels *k, const pdvm_gl_buffer *act, const pdvm_hp
     gpu_defs_int(&d, "N_ROT", hp->n_rot);
     gpu_defs_int(&d, "ROPE_NEOX", hp->rope_type == PDVM_ROPE_NEOX);
     gpu_prog *p;
-    PDVM_TRY(gpu_prog_get(k, "rope", &d, &p));
-    bind(k, B_ACT, act);
-    gpu_u32(p, "u_x", x);
-    gpu_u32(p, "u_nheads", n_heads);
-    gpu_u32(p, "u_cs", cs);
-    uint32_t pairs = n_heads * (hp->n_rot / 2);
-    return gpu_launch(k, p, pairs ? ceil_div(pairs, k->wg_max) : 1, 1);
+    PDVM_TRY(gpu_prog_get(k, "rope", "rope", &d, rope_uniforms, N_NAMES(rope_uniforms), &p));
+    uint32_t pairs = a->n_heads * (hp->n_rot / 2);
+    step_init(st, p, pairs ? ceil_div(pairs, k->wg_max) : 1, 1);
+    st->buf[B_ACT] = a->act;
+    const uint32_t v[] = {a->x, a->n_heads, a->cs};
+    memcpy(st->val, v, sizeof v);
+    return PDVM_OK;
 }
 
-pdvm_status gpu_op_kv_write(gpu_kernels *k, const gpu_kv_args *a)
+pdvm_status gpu_op_rope(gpu_kernels *k, const gpu_rope_args *a) { RUN_NOW(gpu_plan_rope, k, a); }
+
+static const char *const kvw_uniforms[] = {"u_k", "u_v", "u_kv_k", "u_kv_v", "u_kv_stride",
+                                           "u_kv_t"};
+
+pdvm_status gpu_plan_kv_write(gpu_kernels *k, const gpu_kv_args *a, gpu_step *st)
 {
     gpu_defs d;
     gpu_defs_init(&d);
@@ -324,17 +369,14 @@ pdvm_status gpu_op_kv_write(gpu_kernels *k, const gpu_kv_args *a)
     gpu_defs_int(&d, "HEAD_DIM", a->hp->head_dim);
     gpu_defs_int(&d, "N_HEAD_KV", a->hp->n_head_kv);
     gpu_prog *p;
-    PDVM_TRY(gpu_prog_get(k, "kv_write", &d, &p));
-    bind(k, B_ACT, a->act);
-    bind(k, B_K, a->kc);
-    bind(k, B_V, a->vc);
-    gpu_u32(p, "u_k", a->k);
-    gpu_u32(p, "u_v", a->v);
-    gpu_u32(p, "u_kv_k", (uint32_t)a->kv_k);
-    gpu_u32(p, "u_kv_v", (uint32_t)a->kv_v);
-    gpu_u32(p, "u_kv_stride", a->kv_stride);
-    gpu_u32(p, "u_kv_t", a->t0);
-    return gpu_launch(k, p, ceil_div(a->hp->n_head_kv * a->hp->head_dim, k->wg_max), 1);
+    PDVM_TRY(gpu_prog_get(k, "kv_write", "kv_write", &d, kvw_uniforms, N_NAMES(kvw_uniforms), &p));
+    step_init(st, p, ceil_div(a->hp->n_head_kv * a->hp->head_dim, k->wg_max), 1);
+    st->buf[B_ACT] = a->act;
+    st->buf[B_K] = a->kc;
+    st->buf[B_V] = a->vc;
+    const uint32_t v[] = {a->k, a->v, (uint32_t)a->kv_k, (uint32_t)a->kv_v, a->kv_stride, a->t0};
+    memcpy(st->val, v, sizeof v);
+    return PDVM_OK;
 }
 
 static void attn_defines(gpu_kernels *k, const pdvm_hparams *hp, bool scale, gpu_defs *d)
@@ -346,92 +388,122 @@ static void attn_defines(gpu_kernels *k, const pdvm_hparams *hp, bool scale, gpu
     if (scale) gpu_defs_float(d, "SCALE", 1.0f / sqrtf((float)hp->head_dim));
 }
 
-pdvm_status gpu_op_attn_scores(gpu_kernels *k, const gpu_kv_args *a)
+static const char *const scores_uniforms[] = {"u_q",  "u_h0", "u_kv_k", "u_kv_stride",
+                                              "u_t0", "u_n",  "u_s0",   "u_sstride"};
+
+void gpu_scores_grid(const gpu_kernels *k, uint32_t n, gpu_step *st)
+{
+    st->gx = ceil_div(n, k->wg_attn);
+}
+
+pdvm_status gpu_plan_attn_scores(gpu_kernels *k, const gpu_kv_args *a, gpu_step *st)
 {
     gpu_defs d;
     attn_defines(k, a->hp, true, &d);
     gpu_prog *p;
-    PDVM_TRY(gpu_prog_get(k, "attn_scores", &d, &p));
-    bind(k, B_ACT, a->act);
-    bind(k, B_SCORES, a->scores);
-    bind(k, B_K, a->kc);
-    gpu_u32(p, "u_q", a->q);
-    gpu_u32(p, "u_h0", a->h0);
-    gpu_u32(p, "u_kv_k", (uint32_t)a->kv_k);
-    gpu_u32(p, "u_kv_stride", a->kv_stride);
-    gpu_u32(p, "u_t0", a->t0);
-    gpu_u32(p, "u_n", a->n);
-    gpu_u32(p, "u_s0", a->s0);
-    gpu_u32(p, "u_sstride", a->s_stride);
-    return gpu_launch(k, p, ceil_div(a->n, k->wg_attn), a->n_heads);
+    PDVM_TRY(gpu_prog_get(k, "attn_scores", "attn_scores", &d, scores_uniforms,
+                          N_NAMES(scores_uniforms), &p));
+    step_init(st, p, 1, a->n_heads);
+    gpu_scores_grid(k, a->n, st);
+    st->buf[B_ACT] = a->act;
+    st->buf[B_SCORES] = a->scores;
+    st->buf[B_K] = a->kc;
+    const uint32_t v[] = {a->q, a->h0, (uint32_t)a->kv_k, a->kv_stride, a->t0, a->n, a->s0,
+                          a->s_stride};
+    memcpy(st->val, v, sizeof v);
+    return PDVM_OK;
 }
 
-pdvm_status gpu_op_attn_softmax(gpu_kernels *k, const gpu_kv_args *a)
+static const char *const softmax_uniforms[] = {"u_n", "u_sstride"};
+
+pdvm_status gpu_plan_attn_softmax(gpu_kernels *k, const gpu_kv_args *a, gpu_step *st)
 {
     gpu_defs d;
     gpu_defs_init(&d);
     gpu_defs_int(&d, "WG_SIZE", k->wg_attn);
     gpu_prog *p;
-    PDVM_TRY(gpu_prog_get(k, "attn_softmax", &d, &p));
-    bind(k, B_SCORES, a->scores);
-    gpu_u32(p, "u_n", a->n);
-    gpu_u32(p, "u_sstride", a->s_stride);
-    return gpu_launch(k, p, a->n_heads, 1);
+    PDVM_TRY(gpu_prog_get(k, "attn_softmax", "attn_softmax", &d, softmax_uniforms,
+                          N_NAMES(softmax_uniforms), &p));
+    step_init(st, p, a->n_heads, 1);
+    st->buf[B_SCORES] = a->scores;
+    st->val[GPU_SOFTMAX_U_N] = a->n;
+    st->val[1] = a->s_stride;
+    return PDVM_OK;
 }
 
-pdvm_status gpu_op_attn_wsum(gpu_kernels *k, const gpu_kv_args *a)
+static const char *const wsum_uniforms[] = {"u_att", "u_h0", "u_kv_v", "u_kv_stride", "u_t0",
+                                            "u_n", "u_s0", "u_sstride", "u_accumulate"};
+
+pdvm_status gpu_plan_attn_wsum(gpu_kernels *k, const gpu_kv_args *a, gpu_step *st)
 {
     gpu_defs d;
     attn_defines(k, a->hp, false, &d);
     gpu_prog *p;
-    PDVM_TRY(gpu_prog_get(k, "attn_wsum", &d, &p));
-    bind(k, B_ACT, a->act);
-    bind(k, B_SCORES, a->scores);
-    bind(k, B_V, a->vc);
-    gpu_u32(p, "u_att", a->att);
-    gpu_u32(p, "u_h0", a->h0);
-    gpu_u32(p, "u_kv_v", (uint32_t)a->kv_v);
-    gpu_u32(p, "u_kv_stride", a->kv_stride);
-    gpu_u32(p, "u_t0", a->t0);
-    gpu_u32(p, "u_n", a->n);
-    gpu_u32(p, "u_s0", a->s0);
-    gpu_u32(p, "u_sstride", a->s_stride);
-    gpu_u32(p, "u_accumulate", a->accumulate);
-    return gpu_launch(k, p, a->n_heads, 1);
+    PDVM_TRY(gpu_prog_get(k, "attn_wsum", "attn_wsum", &d, wsum_uniforms, N_NAMES(wsum_uniforms),
+                          &p));
+    step_init(st, p, a->n_heads, 1);
+    st->buf[B_ACT] = a->act;
+    st->buf[B_SCORES] = a->scores;
+    st->buf[B_V] = a->vc;
+    const uint32_t v[] = {a->att, a->h0, (uint32_t)a->kv_v, a->kv_stride, a->t0, a->n, a->s0,
+                          a->s_stride, a->accumulate};
+    memcpy(st->val, v, sizeof v);
+    return PDVM_OK;
 }
 
-static pdvm_status simple_defs(gpu_kernels *k, const char *shader, gpu_prog **p)
+pdvm_status gpu_op_kv_write(gpu_kernels *k, const gpu_kv_args *a)
+{
+    RUN_NOW(gpu_plan_kv_write, k, a);
+}
+pdvm_status gpu_op_attn_scores(gpu_kernels *k, const gpu_kv_args *a)
+{
+    RUN_NOW(gpu_plan_attn_scores, k, a);
+}
+pdvm_status gpu_op_attn_softmax(gpu_kernels *k, const gpu_kv_args *a)
+{
+    RUN_NOW(gpu_plan_attn_softmax, k, a);
+}
+pdvm_status gpu_op_attn_wsum(gpu_kernels *k, const gpu_kv_args *a)
+{
+    RUN_NOW(gpu_plan_attn_wsum, k, a);
+}
+
+static const char *const add_uniforms[] = {"u_x", "u_y", "u_n"};
+static const char *const swiglu_uniforms[] = {"u_gate", "u_up", "u_y", "u_n"};
+
+static pdvm_status plan_elementwise(gpu_kernels *k, const char *shader, const char *const *names,
+                                    uint32_t n_names, gpu_prog **p)
 {
     gpu_defs d;
     gpu_defs_init(&d);
     gpu_defs_int(&d, "WG_SIZE", k->wg_max);
-    return gpu_prog_get(k, shader, &d, p);
+    return gpu_prog_get(k, shader, shader, &d, names, n_names, p);
 }
 
-pdvm_status gpu_op_add(gpu_kernels *k, const pdvm_gl_buffer *act, uint32_t x, uint32_t y,
-                       uint32_t n)
+pdvm_status gpu_plan_add(gpu_kernels *k, const gpu_ew_args *a, gpu_step *st)
 {
     gpu_prog *p;
-    PDVM_TRY(simple_defs(k, "add", &p));
-    bind(k, B_ACT, act);
-    gpu_u32(p, "u_x", x);
-    gpu_u32(p, "u_y", y);
-    gpu_u32(p, "u_n", n);
-    return gpu_launch(k, p, ceil_div(n, k->wg_max), 1);
+    PDVM_TRY(plan_elementwise(k, "add", add_uniforms, N_NAMES(add_uniforms), &p));
+    step_init(st, p, ceil_div(a->n, k->wg_max), 1);
+    st->buf[B_ACT] = a->act;
+    const uint32_t v[] = {a->x, a->y, a->n};
+    memcpy(st->val, v, sizeof v);
+    return PDVM_OK;
 }
 
-pdvm_status gpu_op_swiglu(gpu_kernels *k, const pdvm_gl_buffer *act, uint32_t gate, uint32_t up,
-                          uint32_t y, uint32_t n)
+pdvm_status gpu_plan_swiglu(gpu_kernels *k, const gpu_ew_args *a, gpu_step *st)
 {
     gpu_prog *p;
-    PDVM_TRY(simple_defs(k, "swiglu", &p));
-    bind(k, B_ACT, act);
-    gpu_u32(p, "u_gate", gate);
-    gpu_u32(p, "u_up", up);
-    gpu_u32(p, "u_y", y);
-    gpu_u32(p, "u_n", n);
-    return gpu_launch(k, p, ceil_div(n, k->wg_max), 1);
+    PDVM_TRY(plan_elementwise(k, "swiglu", swiglu_uniforms, N_NAMES(swiglu_uniforms), &p));
+    step_init(st, p, ceil_div(a->n, k->wg_max), 1);
+    st->buf[B_ACT] = a->act;
+    const uint32_t v[] = {a->gate, a->up, a->y, a->n};
+    memcpy(st->val, v, sizeof v);
+    return PDVM_OK;
 }
+
+pdvm_status gpu_op_add(gpu_kernels *k, const gpu_ew_args *a) { RUN_NOW(gpu_plan_add, k, a); }
+pdvm_status gpu_op_swiglu(gpu_kernels *k, const gpu_ew_args *a) { RUN_NOW(gpu_plan_swiglu, k, a); }
 
 uint32_t gpu_max_slots_fit(const gpu_kernels *k, const pdvm_hparams *hp, uint32_t want)
 {

@@ -1,8 +1,12 @@
-/* One launch of each model kernel, with every buffer and offset explicit:
- * the fused and unfused chains are sequences of these, and the kernel
- * tests call them on buffers of their own. Offsets: act_* in floats of the
- * activation buffer, *_byte in bytes of the weight buffer, kv words in
- * 32-bit words of the cache buffers. */
+/* One dispatch of each model kernel, with every buffer and offset
+ * explicit. gpu_plan_<op> resolves it into a gpu_step (layout, defines,
+ * program registered, uniform values, grid) without touching the GPU: the
+ * chains are built from these once per session. gpu_op_<op> plans, builds
+ * and runs one at once (kernel tests, the mat-vec bench). Offsets: act_* in
+ * floats of the activation buffer, *_byte in bytes of the weight buffer, kv
+ * words in 32-bit words of the cache buffers.
+ * Errors: PDVM_ERR_UNSUPPORTED (a weight type without a kernel), PDVM_ERR_GPU,
+ * PDVM_ERR_NOMEM. */
 #ifndef PDVM_GPU_OPS_H
 #define PDVM_GPU_OPS_H
 
@@ -28,6 +32,7 @@ typedef struct gpu_mv_args {
     uint32_t x, y, row0, n_rows;
     uint32_t n_head, head_dim, max_slots, n_slots; /* GPU_IN_COMBINE: x = partials */
 } gpu_mv_args;
+pdvm_status gpu_plan_matvec(gpu_kernels *k, const gpu_mv_args *a, gpu_step *st);
 pdvm_status gpu_op_matvec(gpu_kernels *k, const gpu_mv_args *a);
 
 /* qkv.comp (fused D1) over heads [head0, head0 + n_heads) of q|k|v. */
@@ -44,6 +49,7 @@ typedef struct gpu_qkv_args {
     uint64_t kv_k, kv_v;
     uint32_t kv_stride, kv_t;
 } gpu_qkv_args;
+pdvm_status gpu_plan_qkv(gpu_kernels *k, const gpu_qkv_args *a, gpu_step *st);
 pdvm_status gpu_op_qkv(gpu_kernels *k, const gpu_qkv_args *a);
 
 /* attn.comp (fused D2): chunks of `chunk` positions over slab positions
@@ -55,16 +61,35 @@ typedef struct gpu_attn_args {
     uint64_t kv_k, kv_v;
     uint32_t kv_stride, t0, n, chunk, slot0;
 } gpu_attn_args;
+pdvm_status gpu_plan_attn(gpu_kernels *k, const gpu_attn_args *a, gpu_step *st);
 pdvm_status gpu_op_attn(gpu_kernels *k, const gpu_attn_args *a);
 
-pdvm_status gpu_op_embd(gpu_kernels *k, const pdvm_gl_buffer *act, const pdvm_gl_buffer *w,
-                        uint32_t type, uint32_t n, uint32_t x, uint64_t row_byte);
+/* embd.comp: x = row of n elements at row_byte of w, dequantized. */
+typedef struct gpu_embd_args {
+    const pdvm_gl_buffer *act, *w;
+    uint32_t type, n, x;
+    uint64_t row_byte;
+} gpu_embd_args;
+pdvm_status gpu_plan_embd(gpu_kernels *k, const gpu_embd_args *a, gpu_step *st);
+pdvm_status gpu_op_embd(gpu_kernels *k, const gpu_embd_args *a);
 
 /* Unfused pieces. */
-pdvm_status gpu_op_rmsnorm(gpu_kernels *k, const pdvm_gl_buffer *act, const pdvm_gl_buffer *w,
-                           uint32_t n, float eps, uint32_t x, uint32_t y, uint64_t norm_byte);
-pdvm_status gpu_op_rope(gpu_kernels *k, const pdvm_gl_buffer *act, const pdvm_hparams *hp,
-                        uint32_t x, uint32_t n_heads, uint32_t cs);
+typedef struct gpu_norm_args {
+    const pdvm_gl_buffer *act, *w;
+    uint32_t n;
+    float eps;
+    uint32_t x, y;
+    uint64_t norm_byte;
+} gpu_norm_args;
+pdvm_status gpu_plan_rmsnorm(gpu_kernels *k, const gpu_norm_args *a, gpu_step *st);
+pdvm_status gpu_op_rmsnorm(gpu_kernels *k, const gpu_norm_args *a);
+typedef struct gpu_rope_args {
+    const pdvm_gl_buffer *act;
+    const pdvm_hparams *hp;
+    uint32_t x, n_heads, cs;
+} gpu_rope_args;
+pdvm_status gpu_plan_rope(gpu_kernels *k, const gpu_rope_args *a, gpu_step *st);
+pdvm_status gpu_op_rope(gpu_kernels *k, const gpu_rope_args *a);
 typedef struct gpu_kv_args {
     const pdvm_gl_buffer *act, *kc, *vc, *scores;
     const pdvm_hparams *hp;
@@ -76,21 +101,47 @@ typedef struct gpu_kv_args {
     uint32_t s0, s_stride;   /* scores column of position t0; per-head stride */
     uint32_t accumulate;     /* wsum: add to att */
 } gpu_kv_args;
+pdvm_status gpu_plan_kv_write(gpu_kernels *k, const gpu_kv_args *a, gpu_step *st);
+pdvm_status gpu_plan_attn_scores(gpu_kernels *k, const gpu_kv_args *a, gpu_step *st);
+pdvm_status gpu_plan_attn_softmax(gpu_kernels *k, const gpu_kv_args *a, gpu_step *st);
+pdvm_status gpu_plan_attn_wsum(gpu_kernels *k, const gpu_kv_args *a, gpu_step *st);
 pdvm_status gpu_op_kv_write(gpu_kernels *k, const gpu_kv_args *a);
 pdvm_status gpu_op_attn_scores(gpu_kernels *k, const gpu_kv_args *a);
 pdvm_status gpu_op_attn_softmax(gpu_kernels *k, const gpu_kv_args *a);
 pdvm_status gpu_op_attn_wsum(gpu_kernels *k, const gpu_kv_args *a);
-pdvm_status gpu_op_add(gpu_kernels *k, const pdvm_gl_buffer *act, uint32_t x, uint32_t y,
-                       uint32_t n);
-pdvm_status gpu_op_swiglu(gpu_kernels *k, const pdvm_gl_buffer *act, uint32_t gate, uint32_t up,
-                          uint32_t y, uint32_t n);
+/* add.comp: act[y + i] += act[x + i]; swiglu.comp: act[y + i] =
+ * silu(act[gate + i]) * act[up + i]; n elements. */
+typedef struct gpu_ew_args {
+    const pdvm_gl_buffer *act;
+    uint32_t x, y, gate, up, n;
+} gpu_ew_args;
+pdvm_status gpu_plan_add(gpu_kernels *k, const gpu_ew_args *a, gpu_step *st);
+pdvm_status gpu_plan_swiglu(gpu_kernels *k, const gpu_ew_args *a, gpu_step *st);
+pdvm_status gpu_op_add(gpu_kernels *k, const gpu_ew_args *a);
+pdvm_status gpu_op_swiglu(gpu_kernels *k, const gpu_ew_args *a);
+
+/* Uniform slots a chain patches per position (indices into gpu_step.val). */
+enum { GPU_MV_U_NSLOTS = 7 };
+enum { GPU_QKV_U_KV_K = 12, GPU_QKV_U_KV_V = 13, GPU_QKV_U_KV_STRIDE = 14, GPU_QKV_U_KV_T = 15 };
+enum { GPU_ATTN_U_N = 6, GPU_ATTN_U_CHUNK = 7, GPU_ATTN_U_SLOT0 = 8 };
+enum { GPU_EMBD_U_ROWB = 1 };
+enum { GPU_KVW_U_KV_K = 2, GPU_KVW_U_KV_V = 3, GPU_KVW_U_KV_STRIDE = 4, GPU_KVW_U_KV_T = 5 };
+enum { GPU_SCORES_U_N = 5 };
+enum { GPU_SOFTMAX_U_N = 0 };
+enum { GPU_WSUM_U_N = 5 };
+
+/* The grid of an attention dispatch over n positions in chunks of `chunk`. */
+void gpu_attn_grid(const gpu_attn_args *a, gpu_step *st);
+/* The grid of a scores dispatch over n positions. */
+void gpu_scores_grid(const gpu_kernels *k, uint32_t n, gpu_step *st);
 
 /* Rows of one head a qkv workgroup computes (at most `want`, whole head
  * when nothing smaller works): every RoPE pair and packed f16 pair stays in
  * one workgroup. split: NEOX slices take slice/2 rows from each half. */
 void gpu_qkv_slice(const pdvm_hparams *hp, uint32_t want, uint32_t *slice, uint32_t *split);
 
-/* Shared memory attn.comp / the combine need; 0 when it fits the limits. */
+/* How many attention partial slots per head the combine (matvec.comp,
+ * IN_MODE 2) can weigh in shared memory, at most want; 0 when none fit. */
 uint32_t gpu_max_slots_fit(const gpu_kernels *k, const pdvm_hparams *hp, uint32_t want);
 
 #endif

@@ -4,8 +4,8 @@
  * file, and checked on the CPU.
  *
  * Weights stay in their GGUF block format. The tensors one dispatch reads
- * form a group, placed together: [attn_norm, wq, wk, wv], [wo],
- * [ffn_norm, w_gate, w_up], [w_down], [output_norm, output], and
+ * form a group, placed together: [attn_norm, attn_q, attn_k, attn_v],
+ * [attn_output], [ffn_norm, ffn_gate, ffn_up], [ffn_down], [output_norm, output], and
  * [token_embd]. A group larger than the SSBO block limit is split by output
  * rows into parts that fit (QKV at head boundaries, so RoPE pairs stay in
  * one part); each part carries its own copy of the group's norm vector.
@@ -27,7 +27,7 @@ typedef enum gpu_group_kind {
     GPU_G_QKV = 0,  /* out rows: q | k | v */
     GPU_G_O,        /* wo */
     GPU_G_FFN_UP,   /* out rows: n_ff, each with a gate and an up row */
-    GPU_G_DOWN,     /* w_down */
+    GPU_G_DOWN,     /* ffn_down */
     GPU_G_OUTPUT,   /* output_norm + output */
     GPU_G_EMBD,     /* token_embd */
 } gpu_group_kind;
@@ -123,7 +123,8 @@ void gpu_plan_kv_free(gpu_kv_plan *p);
 /* Slab of layer l holding position pos. */
 const gpu_kv_slab *gpu_kv_slab_at(const gpu_kv_plan *p, uint32_t layer, uint32_t pos);
 
-/* max_chunks: attention chunks per head a dispatch chain may use. */
+/* max_slots: attention partial slots per head (chunks over all KV slabs)
+ * the activation buffer holds. */
 pdvm_status gpu_plan_act(const pdvm_hparams *hp, uint32_t max_slots, uint64_t block,
                          gpu_act_plan *out);
 

@@ -1,6 +1,7 @@
-/* The GPU backend's session state: context, kernels, the memory plans and
- * their buffers. Shared by the forward entry points (gpu_forward.c), the
- * upload (gpu_upload.c), the two chains (gpu_chain*.c) and the tests. */
+/* The GPU backend's session state: context, kernels, the memory plans,
+ * their buffers and the planned chains. Shared by the backend
+ * (backend_gpu.c), the upload (gpu_upload.c), the buffers (gpu_buffers.c),
+ * the chains (gpu_chain*.c) and the tests. */
 #ifndef PDVM_GPU_STATE_H
 #define PDVM_GPU_STATE_H
 
@@ -8,6 +9,7 @@
 #include <stdint.h>
 
 #include "gl_runtime.h"
+#include "gpu_chain.h"
 #include "gpu_kernels.h"
 #include "gpu_ops.h"
 #include "gpu_plan.h"
@@ -38,6 +40,9 @@ typedef struct gpu_state {
     pdvm_gl_buffer *sbufs;
     float *cs;               /* host RoPE cos/sin of one position */
     uint64_t eval_dispatches;
+    gpu_chain fused, unfused_chain; /* planned when first used */
+    pdvm_progress_fn progress;
+    void *progress_user;
 } gpu_state;
 
 /* Create on gl (NULL: open a context on params->platform, owned by the
@@ -51,28 +56,16 @@ void gpu_state_free(gpu_state *s);
 pdvm_status gpu_state_eval(gpu_state *s, const int32_t *tokens, size_t n, uint32_t pos,
                            float *logits);
 
-/* gpu_upload.c: buffers of the plans; weights uploaded in their block
- * format (synthetic tensors, data == NULL, filled on the GPU). */
+/* The chain evals use now (planned and built on first use). */
+pdvm_status gpu_state_chain(gpu_state *s, gpu_chain **out);
+
+/* gpu_upload.c: the weight buffers, weights uploaded in their block format
+ * (synthetic tensors, data == NULL, filled on the GPU); progress reported
+ * through s->progress. gpu_buffers.c: the KV-cache, activation and (for the
+ * unfused chain) score buffers, and the release of all of them. */
 pdvm_status gpu_upload_weights(gpu_state *s);
 pdvm_status gpu_alloc_kv_act(gpu_state *s);
 pdvm_status gpu_alloc_scores(gpu_state *s);
 void gpu_release_buffers(gpu_state *s);
-
-/* gpu_chain.c / gpu_chain_unfused.c: one token through every layer,
- * leaving the logits in act when want_logits. */
-pdvm_status gpu_chain_fused(gpu_state *s, int32_t token, uint32_t pos, bool want_logits);
-pdvm_status gpu_chain_unfused(gpu_state *s, int32_t token, uint32_t pos, bool want_logits);
-
-/* gpu_chain.c: pieces both chains share. begin: RoPE table of pos and the
- * token's embedding into x; output: final RMSNorm + output -> logits. */
-pdvm_status gpu_chain_begin(gpu_state *s, int32_t token, uint32_t pos);
-pdvm_status gpu_chain_output(gpu_state *s);
-/* Every layer through `layer`, with the GL error check after each one
- * naming `chain` and the layer. */
-typedef pdvm_status (*gpu_layer_fn)(gpu_state *s, uint32_t l, uint32_t pos);
-pdvm_status gpu_chain_layers(gpu_state *s, gpu_layer_fn layer, const char *chain, uint32_t pos);
-/* One matvec step over every part of group g: a's weight fields are filled
- * in per part. */
-pdvm_status gpu_group_matvec(gpu_state *s, const gpu_group *g, gpu_mv_args a);
 
 #endif

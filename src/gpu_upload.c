@@ -1,7 +1,7 @@
-/* Buffers of the memory plans, and the weight upload: every part's rows
+/* The weight upload: the weight buffers of the plan, every part's rows
  * copied in their block format (Q4_0 and Q8_0 rows rearranged, see
- * gpu_repack.h), its norm copy as f32. Tensors without data (synthetic models) are filled on the GPU with
- * random valid blocks. */
+ * gpu_repack.h), its norm copy as f32. Tensors without data (synthetic
+ * models) are filled on the GPU with random valid blocks. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,28 +11,29 @@
 #include "gpu_state.h"
 #include "quant.h"
 #include "synth_fill.h"
+#include "util.h"
 
-enum { GPU_PROGRESS_MIN_BYTES = 100 * 1000 * 1000, GPU_REPACK_CHUNK = 16 << 20 };
+enum { GPU_REPACK_CHUNK = 16 << 20, GPU_PROGRESS_STEP = 16 << 20 };
 
+/* Bytes uploaded, reported every GPU_PROGRESS_STEP and at the end. */
 typedef struct upload_progress {
-    bool on;
+    const gpu_state *s;
     uint64_t done, total, last;
 } upload_progress;
 
 static void progress(upload_progress *p, uint64_t bytes)
 {
     p->done += bytes;
-    if (!p->on || (p->done - p->last < (64u << 20) && p->done < p->total)) return;
+    if (!p->s->progress || (p->done - p->last < GPU_PROGRESS_STEP && p->done < p->total)) return;
     p->last = p->done;
-    fprintf(stderr, "\rpdvm: uploading weights %llu / %llu MiB",
-            (unsigned long long)(p->done >> 20), (unsigned long long)(p->total >> 20));
+    p->s->progress("uploading weights", p->done, p->total, p->s->progress_user);
 }
 
+/* Hash of the name: a synthetic tensor gets the same weights every run. */
 static uint32_t tensor_seed(const pdvm_tensor *t, uint32_t row0)
 {
-    uint32_t h = 2166136261u; /* FNV-1a of the name: same weights every run */
-    for (const char *c = t->name ? t->name : ""; *c; c++) h = (h ^ (uint8_t)*c) * 16777619u;
-    return h ^ (row0 * 2654435761u);
+    const char *name = t->name ? t->name : "";
+    return pdvm_fnv1a32(name, strlen(name)) ^ (row0 * 2654435761u);
 }
 
 static pdvm_status upload_norm(gpu_state *s, const pdvm_gl_buffer *b, uint64_t off,
@@ -94,63 +95,10 @@ pdvm_status gpu_upload_weights(gpu_state *s)
     if (!s->wbufs) return pdvm_fail(PDVM_ERR_NOMEM, "GPU upload: %u buffers", wp->n_bufs);
     for (uint32_t b = 0; b < wp->n_bufs; b++)
         PDVM_TRY(pdvm_gl_buffer_create(s->gl, wp->buf_bytes[b], NULL, &s->wbufs[b]));
-    upload_progress pr = {wp->total_bytes > GPU_PROGRESS_MIN_BYTES, 0, wp->total_bytes, 0};
+    upload_progress pr = {s, 0, wp->total_bytes, 0};
     for (uint32_t i = 0; i < wp->n_groups; i++) PDVM_TRY(upload_group(s, &wp->groups[i], &pr));
-    /* total counts alignment padding the tensors do not fill: end the
-     * line here, not when done reaches it. */
-    if (pr.on)
-        fprintf(stderr, "\rpdvm: uploaded weights %llu MiB\n", (unsigned long long)(pr.done >> 20));
+    /* total counts alignment padding the tensors do not fill: report the
+     * end as done == total. */
+    if (s->progress) s->progress("uploading weights", pr.total, pr.total, s->progress_user);
     return pdvm_gl_check(s->gl, "weight upload");
-}
-
-static pdvm_status create_set(gpu_state *s, uint32_t n, const uint64_t *bytes,
-                              pdvm_gl_buffer **out)
-{
-    *out = calloc(n ? n : 1, sizeof **out);
-    if (!*out) return pdvm_fail(PDVM_ERR_NOMEM, "GPU backend: %u buffers", n);
-    for (uint32_t b = 0; b < n; b++) PDVM_TRY(pdvm_gl_buffer_create(s->gl, bytes[b], NULL, &(*out)[b]));
-    return PDVM_OK;
-}
-
-pdvm_status gpu_alloc_kv_act(gpu_state *s)
-{
-    PDVM_TRY(create_set(s, s->kvp.n_bufs, s->kvp.buf_bytes, &s->kbufs));
-    PDVM_TRY(create_set(s, s->kvp.n_bufs, s->kvp.buf_bytes, &s->vbufs));
-    /* Zeroed, so a kernel that reads an element nobody wrote sees 0, not
-     * whatever the allocation held. */
-    float *zero = calloc(s->ap.n_floats, sizeof *zero);
-    if (!zero) return pdvm_fail(PDVM_ERR_NOMEM, "GPU backend: %u activations", s->ap.n_floats);
-    pdvm_status st = pdvm_gl_buffer_create(s->gl, (uint64_t)s->ap.n_floats * 4, zero, &s->act);
-    free(zero);
-    PDVM_TRY(st);
-    return pdvm_gl_check(s->gl, "KV cache and activation buffers");
-}
-
-pdvm_status gpu_alloc_scores(gpu_state *s)
-{
-    if (s->sbufs) return PDVM_OK;
-    PDVM_TRY(gpu_plan_scores(&s->m->hp, s->n_ctx, s->block, &s->sp));
-    s->sbufs = calloc(s->sp.n_bufs, sizeof *s->sbufs);
-    if (!s->sbufs) return pdvm_fail(PDVM_ERR_NOMEM, "GPU backend: %u score buffers", s->sp.n_bufs);
-    for (uint32_t b = 0; b < s->sp.n_bufs; b++)
-        PDVM_TRY(pdvm_gl_buffer_create(s->gl, s->sp.buf_bytes, NULL, &s->sbufs[b]));
-    return pdvm_gl_check(s->gl, "attention score buffers");
-}
-
-static void delete_set(gpu_state *s, pdvm_gl_buffer **set, uint32_t n)
-{
-    if (!*set) return;
-    for (uint32_t b = 0; b < n; b++)
-        if ((*set)[b].id) pdvm_gl_buffer_delete(s->gl, &(*set)[b]);
-    free(*set);
-    *set = NULL;
-}
-
-void gpu_release_buffers(gpu_state *s)
-{
-    delete_set(s, &s->wbufs, s->wp.n_bufs);
-    delete_set(s, &s->kbufs, s->kvp.n_bufs);
-    delete_set(s, &s->vbufs, s->kvp.n_bufs);
-    delete_set(s, &s->sbufs, s->sp.n_bufs);
-    if (s->act.id) pdvm_gl_buffer_delete(s->gl, &s->act);
 }

@@ -24,14 +24,14 @@ typedef struct tensor_spec {
 
 static const tensor_spec llama_layer[] = {
     {"attn_norm", offsetof(pdvm_layer, attn_norm), PDVM_DIM_EMBD, PDVM_DIM_ONE},
-    {"attn_q", offsetof(pdvm_layer, wq), PDVM_DIM_EMBD, PDVM_DIM_Q},
-    {"attn_k", offsetof(pdvm_layer, wk), PDVM_DIM_EMBD, PDVM_DIM_KV},
-    {"attn_v", offsetof(pdvm_layer, wv), PDVM_DIM_EMBD, PDVM_DIM_KV},
-    {"attn_output", offsetof(pdvm_layer, wo), PDVM_DIM_Q, PDVM_DIM_EMBD},
+    {"attn_q", offsetof(pdvm_layer, attn_q), PDVM_DIM_EMBD, PDVM_DIM_Q},
+    {"attn_k", offsetof(pdvm_layer, attn_k), PDVM_DIM_EMBD, PDVM_DIM_KV},
+    {"attn_v", offsetof(pdvm_layer, attn_v), PDVM_DIM_EMBD, PDVM_DIM_KV},
+    {"attn_output", offsetof(pdvm_layer, attn_output), PDVM_DIM_Q, PDVM_DIM_EMBD},
     {"ffn_norm", offsetof(pdvm_layer, ffn_norm), PDVM_DIM_EMBD, PDVM_DIM_ONE},
-    {"ffn_gate", offsetof(pdvm_layer, w_gate), PDVM_DIM_EMBD, PDVM_DIM_FF},
-    {"ffn_up", offsetof(pdvm_layer, w_up), PDVM_DIM_EMBD, PDVM_DIM_FF},
-    {"ffn_down", offsetof(pdvm_layer, w_down), PDVM_DIM_FF, PDVM_DIM_EMBD},
+    {"ffn_gate", offsetof(pdvm_layer, ffn_gate), PDVM_DIM_EMBD, PDVM_DIM_FF},
+    {"ffn_up", offsetof(pdvm_layer, ffn_up), PDVM_DIM_EMBD, PDVM_DIM_FF},
+    {"ffn_down", offsetof(pdvm_layer, ffn_down), PDVM_DIM_FF, PDVM_DIM_EMBD},
 };
 #define N_LAYER_TENSORS (sizeof llama_layer / sizeof llama_layer[0])
 
@@ -100,21 +100,13 @@ static const char *dim_label(pdvm_dim d)
     return labels[d];
 }
 
-static void shape_text(const gguf_tensor *t, char *buf, size_t cap)
-{
-    int n = snprintf(buf, cap, "[%" PRId64, t->ne[0]);
-    for (uint32_t d = 1; d < t->n_dims && n > 0 && (size_t)n < cap; d++)
-        n += snprintf(buf + n, cap - (size_t)n, ", %" PRId64, t->ne[d]);
-    if (n > 0 && (size_t)n < cap) snprintf(buf + n, cap - (size_t)n, "]");
-}
-
 static pdvm_status check_shape(const gguf_tensor *t, const pdvm_hparams *hp, pdvm_dim in,
                                pdvm_dim out)
 {
     int64_t ein = dim_value(hp, in), eout = dim_value(hp, out);
     if (t->ne[0] == ein && t->ne[1] == eout && t->ne[2] == 1 && t->ne[3] == 1) return PDVM_OK;
     char got[128];
-    shape_text(t, got, sizeof got);
+    pdvm_gguf_shape_to_text(t->ne, t->n_dims, got, sizeof got);
     if (out == PDVM_DIM_ONE)
         return pdvm_fail(PDVM_ERR_FORMAT, "shape %s, but %s expects [%" PRId64 "] (%s)", got,
                          hp->arch, ein, dim_label(in));

@@ -1,7 +1,6 @@
-/* Architecture binding: hyperparameters from {arch}.* keys and the tensors
- * of each decoder layer, shape-checked. New architectures are rows of a
- * table in model.c (key prefix, RoPE layout, which tensors are optional),
- * not copies of the loader. */
+/* The model behind pdvm_model: hyperparameters from {arch}.* keys, the
+ * tensors of each decoder layer (shape-checked, pointing into the GGUF map)
+ * and the tokenizer. model.c binds an architecture from its table row. */
 #ifndef PDVM_MODEL_H
 #define PDVM_MODEL_H
 
@@ -24,14 +23,14 @@ typedef struct pdvm_tensor {
 
 typedef struct pdvm_layer {
     pdvm_tensor attn_norm;  /* [n_embd] */
-    pdvm_tensor wq;         /* [n_embd, n_head * head_dim] */
-    pdvm_tensor wk;         /* [n_embd, n_head_kv * head_dim] */
-    pdvm_tensor wv;         /* [n_embd, n_head_kv * head_dim] */
-    pdvm_tensor wo;         /* [n_head * head_dim, n_embd] */
-    pdvm_tensor ffn_norm;   /* [n_embd] */
-    pdvm_tensor w_gate;     /* [n_embd, n_ff] */
-    pdvm_tensor w_up;       /* [n_embd, n_ff] */
-    pdvm_tensor w_down;     /* [n_ff, n_embd] */
+    pdvm_tensor attn_q;      /* [n_embd, n_head * head_dim] */
+    pdvm_tensor attn_k;      /* [n_embd, n_head_kv * head_dim] */
+    pdvm_tensor attn_v;      /* [n_embd, n_head_kv * head_dim] */
+    pdvm_tensor attn_output; /* [n_head * head_dim, n_embd] */
+    pdvm_tensor ffn_norm;    /* [n_embd] */
+    pdvm_tensor ffn_gate;    /* [n_embd, n_ff] */
+    pdvm_tensor ffn_up;      /* [n_embd, n_ff] */
+    pdvm_tensor ffn_down;    /* [n_ff, n_embd] */
 } pdvm_layer;
 
 struct pdvm_model {
@@ -43,6 +42,7 @@ struct pdvm_model {
     pdvm_layer *layers;      /* n_layer of them */
     struct pdvm_tokenizer *tok;
     uint64_t n_params;
+    char *chat_template;     /* tokenizer.chat_template, NUL-terminated; NULL if absent */
 };
 
 /* Bind hyperparameters and tensors of an already opened GGUF (the model
@@ -53,9 +53,9 @@ struct pdvm_model {
 pdvm_status pdvm_model_bind(pdvm_gguf *g, pdvm_model *out);
 void pdvm_model_unbind(pdvm_model *m);
 
-/* Addition (GGUF engineer): pdvm_model_open over an already opened GGUF
- * (bind + tokenizer), for callers that open from memory (tests, fuzzing).
- * Takes ownership of g on success only; free with pdvm_model_close. */
+/* pdvm_model_open over an already opened GGUF (bind + tokenizer), for
+ * callers that open from memory (tests, fuzzing). Takes ownership of g on
+ * success only; free with pdvm_model_close. */
 pdvm_status pdvm_model_open_gguf(pdvm_gguf *g, pdvm_model **out);
 
 #endif

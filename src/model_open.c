@@ -2,6 +2,7 @@
  * load the tokenizer; one owner (pdvm_model) for all three. */
 #include <stdlib.h>
 
+#include "chat_template.h"
 #include "error.h"
 #include "model.h"
 #include "tokenizer.h"
@@ -17,6 +18,7 @@ pdvm_status pdvm_model_open_gguf(pdvm_gguf *g, pdvm_model **out)
     if (st == PDVM_OK && pdvm_tokenizer_n_vocab(m->tok) != m->hp.n_vocab)
         st = pdvm_fail(PDVM_ERR_FORMAT, "tokenizer has %u tokens but the model binds %u",
                        pdvm_tokenizer_n_vocab(m->tok), m->hp.n_vocab);
+    if (st == PDVM_OK) st = pdvm_chat_template_load(g, &m->chat_template);
     if (st != PDVM_OK) {
         /* g stays the caller's on failure. */
         m->gguf = NULL;
@@ -29,13 +31,20 @@ pdvm_status pdvm_model_open_gguf(pdvm_gguf *g, pdvm_model **out)
     return PDVM_OK;
 }
 
-pdvm_status pdvm_model_open(const char *path, pdvm_model **out)
+pdvm_model_params pdvm_model_default_params(void)
 {
-    if (!path || !out) return pdvm_fail(PDVM_ERR_INVALID_ARG, "pdvm_model_open: NULL argument");
+    return (pdvm_model_params){.check_tensors = false};
+}
+
+pdvm_status pdvm_model_load(const char *path, const pdvm_model_params *params, pdvm_model **out)
+{
+    if (!path || !out) return pdvm_fail(PDVM_ERR_INVALID_ARG, "pdvm_model_load: NULL argument");
     *out = NULL;
+    pdvm_model_params p = params ? *params : pdvm_model_default_params();
     pdvm_gguf *g = NULL;
-    PDVM_TRY(pdvm_gguf_open(path, &g));
-    pdvm_status st = pdvm_model_open_gguf(g, out);
+    PDVM_TRY(pdvm_gguf_open(path, &g)); /* its messages start with the path */
+    pdvm_status st = p.check_tensors ? pdvm_gguf_check_tensors(g) : PDVM_OK;
+    if (st == PDVM_OK) st = pdvm_model_open_gguf(g, out);
     if (st != PDVM_OK) {
         pdvm_gguf_close(g);
         return pdvm_fail_prefix(st, "%s", path);
@@ -43,12 +52,25 @@ pdvm_status pdvm_model_open(const char *path, pdvm_model **out)
     return PDVM_OK;
 }
 
+pdvm_status pdvm_model_open(const char *path, pdvm_model **out)
+{
+    return pdvm_model_load(path, NULL, out);
+}
+
 void pdvm_model_close(pdvm_model *model)
 {
     if (!model) return;
     if (model->tok) pdvm_tokenizer_free(model->tok);
+    free(model->chat_template);
     pdvm_model_unbind(model);
     free(model);
 }
 
 const pdvm_hparams *pdvm_model_hparams(const pdvm_model *model) { return &model->hp; }
+
+uint64_t pdvm_model_n_params(const pdvm_model *model) { return model->n_params; }
+
+bool pdvm_model_add_bos(const pdvm_model *model)
+{
+    return model && model->tok && pdvm_tokenizer_add_bos(model->tok);
+}

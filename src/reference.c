@@ -122,8 +122,8 @@ static pdvm_status check_model(const pdvm_model *m)
     PDVM_TRY(check_tensor(&m->output));
     for (uint32_t l = 0; l < hp->n_layer; l++) {
         const pdvm_layer *L = &m->layers[l];
-        const pdvm_tensor *ts[] = {&L->attn_norm, &L->wq, &L->wk, &L->wv, &L->wo,
-                                   &L->ffn_norm, &L->w_gate, &L->w_up, &L->w_down};
+        const pdvm_tensor *ts[] = {&L->attn_norm, &L->attn_q, &L->attn_k, &L->attn_v, &L->attn_output,
+                                   &L->ffn_norm, &L->ffn_gate, &L->ffn_up, &L->ffn_down};
         for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) PDVM_TRY(check_tensor(ts[i]));
     }
     return PDVM_OK;
@@ -222,9 +222,9 @@ static void attention_block(pdvm_ref_state *s, uint32_t l, uint32_t pos)
 
     pdvm_ref_rmsnorm(s->xb, s->x, s->norms + (size_t)(2 * l) * hp->n_embd, hp->n_embd,
                      hp->rms_eps);
-    pdvm_ref_matvec(&L->wq, s->xb, s->q);
-    pdvm_ref_matvec(&L->wk, s->xb, k_pos);
-    pdvm_ref_matvec(&L->wv, s->xb, v_pos);
+    pdvm_ref_matvec(&L->attn_q, s->xb, s->q);
+    pdvm_ref_matvec(&L->attn_k, s->xb, k_pos);
+    pdvm_ref_matvec(&L->attn_v, s->xb, v_pos);
     pdvm_ref_rope(s->q, hp->n_head, hp->head_dim, hp->n_rot, pos, hp->rope_freq_base,
                   hp->rope_type);
     pdvm_ref_rope(k_pos, hp->n_head_kv, hp->head_dim, hp->n_rot, pos, hp->rope_freq_base,
@@ -237,7 +237,7 @@ static void attention_block(pdvm_ref_state *s, uint32_t l, uint32_t pos)
                                 v_layer + kv_off, pos + 1, hp->head_dim, s->kv_dim,
                                 s->att + (size_t)h * hp->head_dim);
     }
-    pdvm_ref_matvec(&L->wo, s->att, s->xb2);
+    pdvm_ref_matvec(&L->attn_output, s->att, s->xb2);
     add_into(s->x, s->xb2, hp->n_embd);
 }
 
@@ -248,10 +248,10 @@ static void ffn_block(pdvm_ref_state *s, uint32_t l)
     const pdvm_layer *L = &s->m->layers[l];
     pdvm_ref_rmsnorm(s->xb, s->x, s->norms + (size_t)(2 * l + 1) * hp->n_embd, hp->n_embd,
                      hp->rms_eps);
-    pdvm_ref_matvec(&L->w_gate, s->xb, s->hb);
-    pdvm_ref_matvec(&L->w_up, s->xb, s->hb2);
+    pdvm_ref_matvec(&L->ffn_gate, s->xb, s->hb);
+    pdvm_ref_matvec(&L->ffn_up, s->xb, s->hb2);
     pdvm_ref_swiglu(s->hb, s->hb2, s->hb, hp->n_ff);
-    pdvm_ref_matvec(&L->w_down, s->hb, s->xb2);
+    pdvm_ref_matvec(&L->ffn_down, s->hb, s->xb2);
     add_into(s->x, s->xb2, hp->n_embd);
 }
 
@@ -278,8 +278,6 @@ pdvm_status pdvm_ref_forward(pdvm_ref_state *s, int32_t token, uint32_t pos, flo
     pdvm_ref_matvec(&m->output, s->xb, logits);
     return PDVM_OK;
 }
-
-uint32_t pdvm_ref_n_ctx(const pdvm_ref_state *s) { return s->n_ctx; }
 
 size_t pdvm_ref_kv_bytes(const pdvm_ref_state *s)
 {

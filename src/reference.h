@@ -44,8 +44,7 @@ pdvm_status pdvm_ref_create(const pdvm_model *m, uint32_t n_ctx, pdvm_ref_state 
 pdvm_status pdvm_ref_forward(pdvm_ref_state *s, int32_t token, uint32_t pos, float *logits);
 void pdvm_ref_free(pdvm_ref_state *s);
 
-/* KV cache length, and the bytes the f32 K and V caches take. */
-uint32_t pdvm_ref_n_ctx(const pdvm_ref_state *s);
+/* Bytes the f32 K and V caches take. */
 size_t pdvm_ref_kv_bytes(const pdvm_ref_state *s);
 
 #endif

@@ -1,33 +1,40 @@
-/* Sessions: position bookkeeping and argument checks in front of a backend
- * (backend.h), so every backend sees only valid ids and positions. */
+/* Sessions: position bookkeeping, argument checks and counters in front of
+ * a backend (backend.h), so every backend sees only valid ids and
+ * positions. */
 #include "session.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend.h"
 #include "error.h"
 #include "model.h"
+#include "util.h"
+
+/* Counters of one kind of eval (prefill or decode). */
+typedef struct eval_counts {
+    uint64_t tokens, dispatches, wall_ns, cpu_ns;
+} eval_counts;
 
 struct pdvm_session {
     const pdvm_model *model;
     const pdvm_backend_ops *ops;
     void *state;
     uint32_t n_ctx, pos, n_vocab;
-    uint64_t tokens;
+    eval_counts prefill, decode;
     float *logits;
 };
 
 pdvm_session_params pdvm_session_default_params(void)
 {
-    pdvm_session_params p = {
+    return (pdvm_session_params){
         .n_ctx = 0,
         .backend = PDVM_BACKEND_GPU,
         .unfused = false,
         .platform = NULL,
         .verbose = false,
+        .progress = NULL,
+        .progress_user = NULL,
     };
-    return p;
 }
 
 uint32_t pdvm_session_resolve_n_ctx(const pdvm_model *m, uint32_t n_ctx)
@@ -61,8 +68,6 @@ pdvm_status pdvm_session_create(pdvm_model *model, const pdvm_session_params *pa
         return pdvm_fail(PDVM_ERR_INVALID_ARG, "pdvm_session_create: model has no output rows");
     const pdvm_backend_ops *ops = NULL;
     PDVM_TRY(pick_backend(p.backend, &ops));
-    if (!ops->create)
-        return pdvm_fail(PDVM_ERR_UNSUPPORTED, "the %s backend is not available", ops->name);
     pdvm_session *s = calloc(1, sizeof *s);
     float *logits = malloc((size_t)n_vocab * sizeof *logits);
     if (!s || !logits) {
@@ -70,13 +75,9 @@ pdvm_status pdvm_session_create(pdvm_model *model, const pdvm_session_params *pa
         free(logits);
         return pdvm_fail(PDVM_ERR_NOMEM, "session: %u logits", n_vocab);
     }
-    *s = (pdvm_session){model, ops, NULL, pdvm_session_resolve_n_ctx(model, p.n_ctx), 0,
-                        n_vocab, 0, logits};
+    *s = (pdvm_session){.model = model, .ops = ops, .n_ctx = pdvm_session_resolve_n_ctx(model, p.n_ctx),
+                        .n_vocab = n_vocab, .logits = logits};
     pdvm_status st = ops->create(model, &p, s->n_ctx, &s->state);
-    if (st == PDVM_OK && !ops->eval) {
-        if (ops->destroy) ops->destroy(s->state);
-        st = pdvm_fail(PDVM_ERR_UNSUPPORTED, "the %s backend cannot evaluate yet", ops->name);
-    }
     if (st != PDVM_OK) {
         free(logits);
         free(s);
@@ -89,7 +90,7 @@ pdvm_status pdvm_session_create(pdvm_model *model, const pdvm_session_params *pa
 void pdvm_session_free(pdvm_session *s)
 {
     if (!s) return;
-    if (s->ops->destroy) s->ops->destroy(s->state);
+    s->ops->destroy(s->state);
     free(s->logits);
     free(s);
 }
@@ -105,6 +106,13 @@ static pdvm_status check_tokens(const pdvm_session *s, const int32_t *tokens, si
     return PDVM_OK;
 }
 
+static uint64_t backend_dispatches(const pdvm_session *s)
+{
+    pdvm_session_stats st = {0};
+    s->ops->stats(s->state, &st);
+    return st.dispatches;
+}
+
 pdvm_status pdvm_session_eval(pdvm_session *s, const int32_t *tokens, size_t n,
                               const float **logits)
 {
@@ -115,9 +123,14 @@ pdvm_status pdvm_session_eval(pdvm_session *s, const int32_t *tokens, size_t n,
         return pdvm_fail(PDVM_ERR_CONTEXT_FULL, "context full: %zu token(s) at position %u "
                                                 "do not fit in n_ctx %u", n, s->pos, s->n_ctx);
     PDVM_TRY(check_tokens(s, tokens, n));
+    uint64_t d0 = backend_dispatches(s), t0 = pdvm_now_ns(), c0 = pdvm_thread_cpu_ns();
     PDVM_TRY(s->ops->eval(s->state, tokens, n, s->pos, s->logits));
+    eval_counts *c = n > 1 ? &s->prefill : &s->decode;
+    c->cpu_ns += pdvm_thread_cpu_ns() - c0;
+    c->wall_ns += pdvm_now_ns() - t0;
+    c->dispatches += backend_dispatches(s) - d0;
+    c->tokens += n;
     s->pos += (uint32_t)n;
-    s->tokens += n;
     *logits = s->logits;
     return PDVM_OK;
 }
@@ -134,7 +147,38 @@ void pdvm_session_get_stats(const pdvm_session *s, pdvm_session_stats *out)
     if (!out) return;
     memset(out, 0, sizeof *out);
     if (!s) return;
-    out->tokens = s->tokens;
-    if (s->ops->stats) s->ops->stats(s->state, out);
-    out->tokens = s->tokens;
+    s->ops->stats(s->state, out);
+    out->tokens = s->prefill.tokens + s->decode.tokens;
+    out->prefill_tokens = s->prefill.tokens;
+    out->decode_tokens = s->decode.tokens;
+    out->prefill_dispatches = s->prefill.dispatches;
+    out->decode_dispatches = s->decode.dispatches;
+    out->prefill_s = (double)s->prefill.wall_ns * 1e-9;
+    out->decode_s = (double)s->decode.wall_ns * 1e-9;
+    out->prefill_cpu_s = (double)s->prefill.cpu_ns * 1e-9;
+    out->decode_cpu_s = (double)s->decode.cpu_ns * 1e-9;
+}
+
+pdvm_status pdvm_session_set_profile(pdvm_session *s, bool on)
+{
+    if (!s || !s->ops->set_profile)
+        return pdvm_fail(PDVM_ERR_INVALID_ARG, "pdvm_session_set_profile: not a GPU session");
+    return s->ops->set_profile(s->state, on);
+}
+
+size_t pdvm_session_get_profile(pdvm_session *s, pdvm_profile_entry *out, size_t cap)
+{
+    if (!s || !out || !s->ops->get_profile) return 0;
+    return s->ops->get_profile(s->state, out, cap);
+}
+
+const pdvm_backend_ops *pdvm_session_ops(const pdvm_session *s) { return s->ops; }
+void *pdvm_session_state(pdvm_session *s) { return s->state; }
+
+pdvm_status pdvm_session_set_pos(pdvm_session *s, uint32_t pos)
+{
+    if (pos > s->n_ctx)
+        return pdvm_fail(PDVM_ERR_INVALID_ARG, "position %u is past n_ctx %u", pos, s->n_ctx);
+    s->pos = pos;
+    return PDVM_OK;
 }

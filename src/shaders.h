@@ -13,7 +13,7 @@
  * a #version line (the runtime adds it); NULL when there is none. */
 const char *pdvm_shader_source(const char *name);
 
-/* File name ("rt_reduce.glsl") of a #line source-string number; NULL when
+/* File name ("wg.glsl") of a #line source-string number; NULL when
  * the number names no embedded file. Numbers start at 1; 0 is the runtime's
  * preamble. */
 const char *pdvm_shader_file(int string_number);

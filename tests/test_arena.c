@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "gl_runtime.h"
+#include "arena.h"
 
 static void offsets_are_aligned_and_disjoint(void **state)
 {

@@ -15,96 +15,13 @@
 
 #include <cmocka.h>
 
+#include "cli_util.h"
 #include "test_util.h"
-
-typedef struct cli_result {
-    int code;
-    char *out, *err;
-} cli_result;
-
-static const char *pdvm_bin(void)
-{
-    const char *b = getenv("PDVM_BIN");
-    b = (b && *b) ? b : "build/pdvm";
-    if (access(b, X_OK) != 0) fail_msg("%s is not an executable: build it or set PDVM_BIN", b);
-    return b;
-}
-
-static char *slurp_fd(int fd)
-{
-    size_t n = 0, cap = 4096;
-    char *buf = malloc(cap);
-    assert_non_null(buf);
-    lseek(fd, 0, SEEK_SET);
-    for (ssize_t r; (r = read(fd, buf + n, cap - n - 1)) > 0;) {
-        n += (size_t)r;
-        if (cap - n < 2) buf = realloc(buf, cap *= 2);
-        assert_non_null(buf);
-    }
-    buf[n] = '\0';
-    close(fd);
-    return buf;
-}
-
-static int temp_fd(void)
-{
-    char name[] = "/tmp/pdvm-cli-XXXXXX";
-    int fd = mkstemp(name);
-    assert_true(fd >= 0);
-    unlink(name);
-    return fd;
-}
-
-/* Run pdvm with args (NULL-terminated), capture both streams. */
-static cli_result run_pdvm(const char *const *args)
-{
-    const char *bin = pdvm_bin();
-    char *argv[32];
-    size_t n = 0;
-    argv[n++] = (char *)bin;
-    for (; args[n - 1] && n < 31; n++) argv[n] = (char *)args[n - 1];
-    argv[n] = NULL;
-    int out = temp_fd(), err = temp_fd();
-    fflush(NULL);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        dup2(out, 1);
-        dup2(err, 2);
-        execv(bin, argv);
-        _exit(127);
-    }
-    int status = 0;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    if (!WIFEXITED(status)) fail_msg("pdvm died with status %d", status);
-    cli_result r = {WEXITSTATUS(status), slurp_fd(out), slurp_fd(err)};
-    return r;
-}
-
-static void free_result(cli_result *r)
-{
-    free(r->out);
-    free(r->err);
-}
-
-static size_t count_lines(const char *s)
-{
-    size_t n = 0;
-    for (; *s; s++) n += *s == '\n';
-    return n;
-}
 
 /* Exit code `code`, nothing on stdout, exactly one line on stderr. */
 static void expect_one_line_error(const char *const *args, int code, const char *needle)
 {
-    cli_result r = run_pdvm(args);
-    if (r.code != code) fail_msg("%s %s: exit %d (want %d), stderr: %s", args[0], args[1],
-                                 r.code, code, r.err);
-    assert_string_equal(r.out, "");
-    if (count_lines(r.err) != 1 || r.err[strlen(r.err) - 1] != '\n')
-        fail_msg("want one line on stderr, got: '%s'", r.err);
-    if (needle && !strstr(r.err, needle)) fail_msg("stderr lacks '%s': %s", needle, r.err);
-    free_result(&r);
+    cli_expect_one_line_error(args, NULL, code, needle);
 }
 
 static void model_path(char *out)
@@ -165,20 +82,20 @@ static void test_run_streams_prompt_then_text(void **state)
     (void)state;
     char path[TEST_PATH_MAX];
     model_path(path);
-    cli_result r = run_pdvm((const char *const[]){"run", "-m", path, "-p", "Once upon a time",
+    cli_result r = cli_run((const char *const[]){"run", "-m", path, "-p", "Once upon a time",
                                                   "-n", "8", "--temp", "0", "--backend", "cpu",
-                                                  NULL});
+                                                  NULL}, NULL);
     if (r.code != 0) fail_msg("exit %d: %s", r.code, r.err);
     const char *want = "Once upon a time, there was a little girl";
     if (strncmp(r.out, want, strlen(want)) != 0) fail_msg("stdout: '%s'", r.out);
-    assert_int_equal(count_lines(r.out), 1);
+    assert_int_equal(cli_count_lines(r.out), 1);
     assert_int_equal(r.out[strlen(r.out) - 1], '\n');
     const char *last = r.err + strlen(r.err) - 1;
     while (last > r.err && last[-1] != '\n') last--;
     assert_true(strncmp(last, "stats: prefill_tokens=5 prefill_tps=", 36) == 0);
     assert_non_null(strstr(last, " decode_tokens=7 "));
-    assert_non_null(strstr(last, " dispatches_per_token=0.0\n"));
-    free_result(&r);
+    assert_non_null(strstr(last, " dispatches_per_token=0.0 cpu_us_per_token="));
+    cli_result_free(&r);
 }
 
 static void test_tokenize_prints_ids(void **state)
@@ -186,16 +103,16 @@ static void test_tokenize_prints_ids(void **state)
     (void)state;
     char path[TEST_PATH_MAX];
     model_path(path);
-    cli_result r = run_pdvm((const char *const[]){"tokenize", "-m", path, "-p",
-                                                  "Once upon a time", NULL});
+    cli_result r = cli_run((const char *const[]){"tokenize", "-m", path, "-p",
+                                                  "Once upon a time", NULL}, NULL);
     assert_int_equal(r.code, 0);
     assert_string_equal(r.out, "1 403 407 261 378\n");
-    free_result(&r);
-    r = run_pdvm((const char *const[]){"tokenize", "-m", path, "-p", "Once", "--pieces",
-                                       "--no-bos", NULL});
+    cli_result_free(&r);
+    r = cli_run((const char *const[]){"tokenize", "-m", path, "-p", "Once", "--pieces",
+                                       "--no-bos", NULL}, NULL);
     assert_int_equal(r.code, 0);
     assert_string_equal(r.out, "403 '\xE2\x96\x81Once'\n");
-    free_result(&r);
+    cli_result_free(&r);
 }
 
 int main(void)

@@ -7,12 +7,13 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <json.h>
+#include <json-c/json.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "gl_util.h"
+#include "test_util.h"
 
 static char out[1 << 16];
 
@@ -90,6 +91,28 @@ static void bad_options_exit_2(void **state)
     assert_int_equal(pdvm("PDVM_LIMITS=huge", "info"), 2);
 }
 
+/* Tuning variables are validated like PDVM_LIMITS: exit 2 naming the
+ * variable and the accepted range, not a silent default or a wrap-around. */
+static void bad_knobs_exit_2(void **state)
+{
+    (void)state;
+    char model[TEST_PATH_MAX], args[TEST_PATH_MAX + 64];
+    test_model_path("stories260K.gguf", model, sizeof model);
+    snprintf(args, sizeof args, "run -m '%s' -p Once -n 1", model);
+    const char *bad[] = {"PDVM_MV_WG=0", "PDVM_MV_WG=abc", "PDVM_MV_WG=4294967299",
+                         "PDVM_MV_WG=96", "PDVM_MV_ROWS=9", "PDVM_MV_ROWS=-1"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        if (pdvm(bad[i], args) != 2) fail_msg("%s: want exit 2, got: %s", bad[i], out);
+        char name[32];
+        snprintf(name, sizeof name, "%.*s", (int)strcspn(bad[i], "="), bad[i]);
+        assert_non_null(strstr(out, name));
+        assert_non_null(strstr(out, "expected"));
+    }
+    assert_int_equal(pdvm("PDVM_MV_WG=128 PDVM_MV_ROWS=3", args), 0);
+    assert_int_equal(pdvm("PDVM_MAX_SSBO_BYTES=8", "info"), 2);
+    assert_non_null(strstr(out, "PDVM_MAX_SSBO_BYTES='8': expected a byte count from 4096"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -97,6 +120,7 @@ int main(void)
         cmocka_unit_test(info_text_names_platform_and_limits),
         cmocka_unit_test(forced_gbm_without_dri_exits_4),
         cmocka_unit_test(bad_options_exit_2),
+        cmocka_unit_test(bad_knobs_exit_2),
     };
     return cmocka_run_group_tests_name("gl_cli_info", tests, NULL, NULL);
 }

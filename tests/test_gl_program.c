@@ -60,6 +60,31 @@ static void check_sums(pdvm_gl *gl, const pdvm_gl_program *p, uint32_t wg, uint3
     free(x);
 }
 
+/* An exact per-workgroup u32 sum through shared memory: the barrier and
+ * shared-memory pattern every kernel's reduction uses, checked exactly.
+ * Inline (a test's shader is not shipped in the library). */
+static const char reduce_sum_src[] =
+    "layout(local_size_x = WG_SIZE) in;\n"
+    "layout(std430, binding = 0) readonly buffer X { uint x[]; };\n"
+    "layout(std430, binding = 1) writeonly buffer Sums { uint sums[]; };\n"
+    "uniform uint n;\n"
+    "shared uint partial[WG_SIZE];\n"
+    "void main()\n"
+    "{\n"
+    "    uint stride = gl_NumWorkGroups.x * uint(WG_SIZE), lid = gl_LocalInvocationID.x;\n"
+    "    uint acc = 0u;\n"
+    "    for (uint i = gl_GlobalInvocationID.x; i < n; i += stride) acc += x[i];\n"
+    "    partial[lid] = acc;\n"
+    "    memoryBarrierShared();\n"
+    "    barrier();\n"
+    "    for (uint s = uint(WG_SIZE) / 2u; s > 0u; s >>= 1u) {\n"
+    "        if (lid < s) partial[lid] += partial[lid + s];\n"
+    "        memoryBarrierShared();\n"
+    "        barrier();\n"
+    "    }\n"
+    "    if (lid == 0u) sums[gl_WorkGroupID.x] = partial[0];\n"
+    "}\n";
+
 static void reduce_at_current_limits(uint32_t expect_wg)
 {
     pdvm_gl *gl = test_gl_open();
@@ -68,7 +93,7 @@ static void reduce_at_current_limits(uint32_t expect_wg)
     char defines[64];
     snprintf(defines, sizeof defines, "#define WG_SIZE %u\n", wg);
     pdvm_gl_program p;
-    if (pdvm_gl_program_build(gl, "rt_reduce_sum", defines, &p) != PDVM_OK)
+    if (pdvm_gl_program_build_source(gl, "reduce_sum", reduce_sum_src, defines, &p) != PDVM_OK)
         fail_msg("%s", pdvm_last_error());
     const uint32_t sizes[] = {1, wg - 1, wg + 1, 3 * wg + 7, 100003};
     const uint32_t groups[] = {1, 3, 7};
@@ -95,6 +120,22 @@ static void reduction_exact_at_minimum_limits(void **state)
     unsetenv("PDVM_LIMITS");
 }
 
+/* 1-based line of the first line of path holding needle. */
+static int line_of(const char *path, const char *needle)
+{
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    char line[512];
+    for (int n = 1; fgets(line, sizeof line, f); n++)
+        if (strstr(line, needle)) {
+            fclose(f);
+            return n;
+        }
+    fclose(f);
+    fail_msg("%s has no '%s'", path, needle);
+    return 0;
+}
+
 static void syntax_error_names_shader_and_line(void **state)
 {
     (void)state;
@@ -112,11 +153,14 @@ static void syntax_error_names_shader_and_line(void **state)
     assert_non_null(strstr(msg, "shader 'broken_kernel'"));
     assert_non_null(strstr(msg, "compile failed"));
     assert_non_null(strstr(msg, "broken_kernel:4:")); /* the line of the error */
-    /* Lines after an #include still map to their own file: `uniform uint n;`
-     * is line 11 of rt_reduce_sum.comp, after rt_reduce.glsl was pasted in. */
-    assert_int_equal(pdvm_gl_program_build(gl, "rt_reduce_sum", "#define WG_SIZE 64\n#define n 5\n",
-                                           &p), PDVM_ERR_GPU);
-    if (!strstr(pdvm_last_error(), "rt_reduce_sum.comp:11:")) fail_msg("%s", pdvm_last_error());
+    /* Lines after an #include still map to their own file: `float ss` in
+     * rmsnorm.comp, after wg.glsl was pasted in, broken by a define. */
+    char where[64];
+    snprintf(where, sizeof where, "rmsnorm.comp:%d:", line_of("glsl/rmsnorm.comp", "float ss = 0.0;"));
+    assert_int_equal(pdvm_gl_program_build(gl, "rmsnorm",
+                                           "#define WG_SIZE 64\n#define N 8\n#define EPS 1e-5\n"
+                                           "#define ss 5\n", &p), PDVM_ERR_GPU);
+    if (!strstr(pdvm_last_error(), where)) fail_msg("want %s in: %s", where, pdvm_last_error());
     /* A bad define shows up as a preamble problem, not a source line. */
     assert_int_equal(pdvm_gl_program_build(gl, "rt_latency", "#define\n", &p), PDVM_ERR_GPU);
     assert_non_null(strstr(pdvm_last_error(), "rt_latency (preamble)"));

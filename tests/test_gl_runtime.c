@@ -31,7 +31,7 @@ static void context_on_surfaceless(void **state)
     assert_string_equal(pdvm_gl_platform_name(gl), "surfaceless");
     assert_non_null(strstr(pdvm_gl_platform_report(gl), "forced"));
     assert_true(strlen(pdvm_gl_renderer(gl)) > 0);
-    const pdvm_gl_info *in = pdvm_gl_get_info(gl);
+    const pdvm_device_info *in = pdvm_gl_get_info(gl);
     assert_non_null(strstr(in->gl_version, "OpenGL ES 3."));
     /* A conforming driver reports at least the GLES 3.1 minimums. */
     const pdvm_gl_limits *l = pdvm_gl_get_limits(gl);

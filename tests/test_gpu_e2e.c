@@ -26,12 +26,11 @@
 #include <string.h>
 
 #include "gl_util.h"
-#include "gpu_bench_hooks.h"
+#include "pdvm_bench.h"
 #include "gpu_state.h"
 #include "model.h"
 #include "quant.h"
 #include "reference.h"
-#include "synthetic.h"
 #include "test_util.h"
 
 enum { STEPS = 200, MAX_STEPS = 320, CHECK_LOGITS = 100 };
@@ -144,21 +143,21 @@ static void kv16_forward(kv16_ref *r, int32_t token, uint32_t pos, float *logits
     for (uint32_t l = 0; l < hp->n_layer; l++) {
         const pdvm_layer *L = &m->layers[l];
         kv16_norm(r, &L->attn_norm, r->x, r->xb);
-        pdvm_ref_matvec(&L->wq, r->xb, r->q);
-        pdvm_ref_matvec(&L->wk, r->xb, r->k);
-        pdvm_ref_matvec(&L->wv, r->xb, r->v);
+        pdvm_ref_matvec(&L->attn_q, r->xb, r->q);
+        pdvm_ref_matvec(&L->attn_k, r->xb, r->k);
+        pdvm_ref_matvec(&L->attn_v, r->xb, r->v);
         pdvm_ref_rope(r->q, hp->n_head, hp->head_dim, hp->n_rot, pos, hp->rope_freq_base,
                       hp->rope_type);
         pdvm_ref_rope(r->k, hp->n_head_kv, hp->head_dim, hp->n_rot, pos, hp->rope_freq_base,
                       hp->rope_type);
         kv16_attention(r, l, pos);
-        pdvm_ref_matvec(&L->wo, r->att, r->tmp);
+        pdvm_ref_matvec(&L->attn_output, r->att, r->tmp);
         for (uint32_t i = 0; i < n; i++) r->x[i] += r->tmp[i];
         kv16_norm(r, &L->ffn_norm, r->x, r->xb);
-        pdvm_ref_matvec(&L->w_gate, r->xb, r->g);
-        pdvm_ref_matvec(&L->w_up, r->xb, r->u);
+        pdvm_ref_matvec(&L->ffn_gate, r->xb, r->g);
+        pdvm_ref_matvec(&L->ffn_up, r->xb, r->u);
         pdvm_ref_swiglu(r->g, r->u, r->g, hp->n_ff);
-        pdvm_ref_matvec(&L->w_down, r->g, r->tmp);
+        pdvm_ref_matvec(&L->ffn_down, r->g, r->tmp);
         for (uint32_t i = 0; i < n; i++) r->x[i] += r->tmp[i];
     }
     kv16_norm(r, &m->output_norm, r->x, r->xb);
@@ -349,22 +348,21 @@ static void dispatch_budget(void **state)
     assert_true(r.dispatches >= (r.tokens - 4) * (5ull * n_layer + 2));
 }
 
-/* A model made from hyperparameters alone (synthetic.h: data == NULL,
- * weights filled on the GPU) runs through both chains, and the bench hooks
- * see every dispatch. */
+/* A model made from hyperparameters alone (pdvm_bench.h: no file data,
+ * weights filled on the GPU) runs through both chains in a session of its
+ * own, and the profile sees every dispatch. */
 static void synthetic_model_and_hooks(void **state)
 {
-    pdvm_gl *gl = *state;
     pdvm_model *m = NULL;
     assert_int_equal(pdvm_synthetic_model("stories15M", PDVM_TYPE_Q4_0, &m), PDVM_OK);
     pdvm_session_params p = pdvm_session_default_params();
-    gpu_state *g = NULL;
-    if (gpu_state_create(gl, m, &p, 64, &g) != PDVM_OK) fail_msg("%s", pdvm_last_error());
+    p.n_ctx = 64;
+    pdvm_session *s = NULL;
+    if (pdvm_session_create(m, &p, &s) != PDVM_OK) fail_msg("%s", pdvm_last_error());
     const uint32_t n_vocab = (uint32_t)m->output.ne[1];
-    float *lg = malloc(n_vocab * sizeof *lg);
-    assert_non_null(lg);
+    const float *lg = NULL;
     const int32_t toks[] = {1, 2, 3};
-    assert_int_equal(gpu_state_eval(g, toks, 3, 0, lg), PDVM_OK);
+    assert_int_equal(pdvm_session_eval(s, toks, 3, &lg), PDVM_OK);
     uint32_t distinct = 0;
     for (uint32_t i = 0; i < n_vocab; i++) {
         assert_true(isfinite(lg[i]));
@@ -372,31 +370,89 @@ static void synthetic_model_and_hooks(void **state)
     }
     assert_true(distinct > n_vocab / 2);
 
-    assert_int_equal(pdvm_gpu_profile(g, true), PDVM_OK);
-    uint64_t before = g->eval_dispatches;
-    assert_int_equal(gpu_state_eval(g, toks, 1, 3, lg), PDVM_OK);
-    pdvm_kernel_time kt[16];
-    size_t n = pdvm_gpu_profile_read(g, kt, 16);
+    pdvm_session_stats before, after;
+    assert_int_equal(pdvm_session_set_profile(s, true), PDVM_OK);
+    pdvm_session_get_stats(s, &before);
+    assert_int_equal(pdvm_session_eval(s, toks, 1, &lg), PDVM_OK);
+    pdvm_session_get_stats(s, &after);
+    pdvm_profile_entry kt[16];
+    size_t n = pdvm_session_get_profile(s, kt, 16);
     uint64_t calls = 0;
     for (size_t i = 0; i < n; i++) calls += kt[i].calls;
-    assert_int_equal(calls, g->eval_dispatches - before);
+    assert_int_equal(calls, after.dispatches - before.dispatches);
     assert_int_equal(calls, 5 * m->hp.n_layer + 2);
-    assert_int_equal(pdvm_gpu_profile(g, false), PDVM_OK);
+    assert_int_equal(after.decode_dispatches - before.decode_dispatches, calls);
+    assert_int_equal(pdvm_session_set_profile(s, false), PDVM_OK);
 
-    assert_int_equal(pdvm_gpu_set_unfused(g, true), PDVM_OK);
-    before = g->eval_dispatches;
-    assert_int_equal(gpu_state_eval(g, toks + 1, 1, 4, lg), PDVM_OK);
-    assert_int_equal(g->eval_dispatches - before, 17 * m->hp.n_layer + 3);
+    assert_int_equal(pdvm_bench_set_unfused(s, true), PDVM_OK);
+    pdvm_session_get_stats(s, &before);
+    assert_int_equal(pdvm_session_eval(s, toks + 1, 1, &lg), PDVM_OK);
+    pdvm_session_get_stats(s, &after);
+    assert_int_equal(after.dispatches - before.dispatches, 17 * m->hp.n_layer + 3);
     for (uint32_t i = 0; i < n_vocab; i++) assert_true(isfinite(lg[i]));
-    free(lg);
-    gpu_state_free(g);
+    pdvm_session_free(s);
     pdvm_synthetic_free(m);
+    assert_int_equal(pdvm_gl_make_current(*state), PDVM_OK);
 
     double us = -1;
-    assert_int_equal(pdvm_gpu_bench_matvec(gl, PDVM_TYPE_Q4_K, 100, 512, 3, &us), PDVM_OK);
+    assert_int_equal(pdvm_bench_matvec(*state, PDVM_TYPE_Q4_K, 100, 512, 3, &us), PDVM_OK);
     assert_true(isfinite(us) && us >= 0);
-    assert_int_equal(pdvm_gpu_bench_matvec(gl, PDVM_TYPE_Q8_1, 100, 512, 3, &us),
+    assert_int_equal(pdvm_bench_matvec(*state, PDVM_TYPE_Q8_1, 100, 512, 3, &us),
                      PDVM_ERR_UNSUPPORTED);
+}
+
+/* Greedy ids of n steps from a session (prompt: BOS, "Once"). */
+static void greedy(pdvm_session *s, uint32_t n_vocab, int32_t *tok, const float **lg)
+{
+    int32_t best = 0;
+    for (uint32_t i = 1; i < n_vocab; i++)
+        if ((*lg)[i] > (*lg)[best]) best = (int32_t)i;
+    *tok = best;
+    assert_int_equal(pdvm_session_eval(s, tok, 1, lg), PDVM_OK);
+}
+
+/* Each GPU session owns its context and makes it current on every call:
+ * two sessions (different models, so a wrong context would read the other
+ * one's buffers) interleaved on one thread, with a stray context made
+ * current between their calls, generate what each generates alone. */
+static void sessions_interleaved_on_one_thread(void **state)
+{
+    char p1[TEST_PATH_MAX], p2[TEST_PATH_MAX];
+    test_model_path("stories260K.gguf", p1, sizeof p1);
+    test_model_path("stories260K-q4_0.gguf", p2, sizeof p2);
+    pdvm_model *m[2];
+    assert_int_equal(pdvm_model_open(p1, &m[0]), PDVM_OK);
+    assert_int_equal(pdvm_model_open(p2, &m[1]), PDVM_OK);
+    pdvm_session_params sp = pdvm_session_default_params();
+    sp.n_ctx = 64;
+    enum { N = 24 };
+    int32_t alone[2][N], mixed[2][N];
+    const int32_t prompt[] = {1, 403};
+    for (int k = 0; k < 2; k++) {
+        pdvm_session *s;
+        const float *lg;
+        assert_int_equal(pdvm_session_create(m[k], &sp, &s), PDVM_OK);
+        assert_int_equal(pdvm_session_eval(s, prompt, 2, &lg), PDVM_OK);
+        for (int i = 0; i < N; i++) greedy(s, m[k]->hp.n_vocab, &alone[k][i], &lg);
+        pdvm_session_free(s);
+    }
+    pdvm_session *s[2];
+    const float *lg[2];
+    for (int k = 0; k < 2; k++) {
+        assert_int_equal(pdvm_session_create(m[k], &sp, &s[k]), PDVM_OK);
+        assert_int_equal(pdvm_session_eval(s[k], prompt, 2, &lg[k]), PDVM_OK);
+    }
+    for (int i = 0; i < N; i++)
+        for (int k = 0; k < 2; k++) {
+            assert_int_equal(pdvm_gl_make_current(*state), PDVM_OK); /* a stray context */
+            greedy(s[k], m[k]->hp.n_vocab, &mixed[k][i], &lg[k]);
+        }
+    for (int k = 0; k < 2; k++) {
+        pdvm_session_free(s[k]);
+        pdvm_model_close(m[k]);
+    }
+    assert_memory_equal(alone, mixed, sizeof alone);
+    assert_int_equal(pdvm_gl_make_current(*state), PDVM_OK);
 }
 
 int main(void)
@@ -408,6 +464,7 @@ int main(void)
         cmocka_unit_test(minimum_limits), cmocka_unit_test(small_blocks),
         cmocka_unit_test(tiny_blocks),
         cmocka_unit_test(synthetic_model_and_hooks),
+        cmocka_unit_test(sessions_interleaved_on_one_thread),
     };
     return cmocka_run_group_tests(tests, open_gl, close_gl);
 }

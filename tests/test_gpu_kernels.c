@@ -601,7 +601,7 @@ static void rmsnorm_unfused(void **state)
         float *wp = calloc(n + 4, 4);
         memcpy(wp + 4, w, n * 4);
         pdvm_gl_buffer b_w = make_buffer(f, wp, (uint64_t)(n + 4) * 4);
-        LAUNCH(gpu_op_rmsnorm(&f->k, &b_act, &b_w, n, 1e-6f, x, y, 16));
+        LAUNCH(gpu_op_rmsnorm(&f->k, &(gpu_norm_args){&b_act, &b_w, n, 1e-6f, x, y, 16}));
         read_floats(f, &b_act, y, n, got);
         expect_close(got, want, n, 1e-5, "rmsnorm");
         pdvm_gl_buffer_delete(f->gl, &b_act);
@@ -640,7 +640,7 @@ static void rope_unfused(void **state)
         pdvm_ref_rope(want, cases[c].n_heads, hp.head_dim, hp.n_rot, cases[c].pos, 10000.0f,
                       hp.rope_type);
         pdvm_gl_buffer b_act = make_buffer(f, act, (uint64_t)n_act * 4);
-        LAUNCH(gpu_op_rope(&f->k, &b_act, &hp, x, cases[c].n_heads, cs));
+        LAUNCH(gpu_op_rope(&f->k, &(gpu_rope_args){&b_act, &hp, x, cases[c].n_heads, cs}));
         read_floats(f, &b_act, x, n, got);
         expect_close(got, want, n, 1e-5, "rope");
         pdvm_gl_buffer_delete(f->gl, &b_act);
@@ -660,11 +660,11 @@ static void swiglu_and_add_unfused(void **state)
     test_fill_random(act + r, n, 10, -1.0f, 1.0f);
     pdvm_ref_swiglu(act + g, act + u, want, n);
     pdvm_gl_buffer b_act = make_buffer(f, act, (uint64_t)n_act * 4);
-    LAUNCH(gpu_op_swiglu(&f->k, &b_act, g, u, y, n));
+    LAUNCH(gpu_op_swiglu(&f->k, &(gpu_ew_args){.act = &b_act, .gate = g, .up = u, .y = y, .n = n}));
     read_floats(f, &b_act, y, n, got);
     expect_close(got, want, n, 1e-5, "swiglu");
     for (uint32_t i = 0; i < n; i++) want[i] += act[r + i];
-    LAUNCH(gpu_op_add(&f->k, &b_act, r, y, n));
+    LAUNCH(gpu_op_add(&f->k, &(gpu_ew_args){.act = &b_act, .x = r, .y = y, .n = n}));
     read_floats(f, &b_act, y, n, got);
     expect_close(got, want, n, 1e-5, "add");
     pdvm_gl_buffer_delete(f->gl, &b_act);
@@ -745,7 +745,8 @@ static void attention_unfused(void **state)
     }
 }
 
-/* A compile failure names the shader. */
+/* A compile failure names the shader, and leaves the kernels usable: the
+ * failed variant is dropped, the next build succeeds. */
 static void compile_error_names_shader(void **state)
 {
     fixture *f = *state;
@@ -754,9 +755,12 @@ static void compile_error_names_shader(void **state)
     gpu_defs_int(&d, "WG_SIZE", 64);
     gpu_defs_int(&d, "N", 8);
     gpu_defs_str(&d, "DEQ", "no_such_function");
+    static const char *const names[] = {"u_x", "u_rowb"};
     gpu_prog *p = NULL;
-    assert_int_equal(gpu_prog_get(&f->k, "embd", &d, &p), PDVM_ERR_GPU);
+    assert_int_equal(gpu_prog_get(&f->k, "embd", "embd", &d, names, 2, &p), PDVM_OK);
+    assert_int_equal(gpu_kernels_build(&f->k, NULL, NULL), PDVM_ERR_GPU);
     assert_non_null(strstr(pdvm_last_error(), "embd"));
+    assert_int_equal(gpu_kernels_build(&f->k, NULL, NULL), PDVM_OK);
 }
 
 int main(void)

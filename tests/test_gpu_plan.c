@@ -14,7 +14,7 @@
 
 #include "gpu_plan.h"
 #include "quant.h"
-#include "synthetic.h"
+#include "pdvm_bench.h"
 #include "test_util.h"
 
 /* Every output row of every group in exactly one part; parts and buffers
@@ -70,7 +70,7 @@ static void plan_real_shapes(void **state)
                 if (st != PDVM_OK) fail_msg("%s: %s", pdvm_synthetic_name(i), pdvm_last_error());
                 check_plan(&p, m, blocks[b]);
                 /* At most the padding of a few hundred pieces beyond the weights. */
-                assert_true(p.total_bytes >= pdvm_model_weight_bytes_per_token(m));
+                assert_true(p.total_bytes >= pdvm_bench_weight_bytes_per_token(m));
                 gpu_plan_weights_free(&p);
                 pdvm_synthetic_free(m);
             }
@@ -101,7 +101,7 @@ static void plan_names_unsupported_type(void **state)
     (void)state;
     pdvm_model *m = NULL;
     assert_int_equal(pdvm_synthetic_model("stories15M", PDVM_TYPE_Q4_0, &m), PDVM_OK);
-    m->layers[2].w_up.type = PDVM_TYPE_Q8_1;
+    m->layers[2].ffn_up.type = PDVM_TYPE_Q8_1;
     gpu_weight_plan p;
     assert_int_equal(gpu_plan_weights(m, 128ull << 20, 16, &p), PDVM_ERR_UNSUPPORTED);
     assert_non_null(strstr(pdvm_last_error(), "q8_1"));

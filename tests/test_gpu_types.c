@@ -31,16 +31,15 @@
 #include "gguf.h"
 #include "gguf_writer.h"
 #include "gl_util.h"
-#include "gpu_bench_hooks.h"
 #include "gpu_ops.h"
 #include "gpu_repack.h"
 #include "gpu_state.h"
 #include "gpu_types.h"
 #include "model.h"
+#include "pdvm_bench.h"
 #include "quant.h"
 #include "reference.h"
 #include "synth_fill.h"
-#include "synthetic.h"
 #include "test_util.h"
 
 #define TOL 1e-5
@@ -582,7 +581,7 @@ static void embedding_every_type(void **state)
         pdvm_gl_buffer b_act = make_buffer(f, act, (n + 8) * 4);
         for (uint32_t row = 0; row < n_rows; row += 3) {
             pdvm_dequant_row(t, w + row * rb, want, n);
-            LAUNCH(gpu_op_embd(&f->k, &b_act, &b_w, t, n, 3, row * rb));
+            LAUNCH(gpu_op_embd(&f->k, &(gpu_embd_args){&b_act, &b_w, t, n, 3, row * rb}));
             read_floats(f, &b_act, 3, n, got);
             char what[64];
             snprintf(what, sizeof what, "embedding %s row %u", pdvm_type_name(t), row);
@@ -623,7 +622,7 @@ static void synthetic_fill_decodes(void **state)
         pdvm_gl_buffer b_act = make_buffer(f, act, n * 4);
         double amax = 0;
         for (uint32_t row = 0; row < n_rows; row++) {
-            LAUNCH(gpu_op_embd(&f->k, &b_act, &b_w, t, n, 0, row * rb));
+            LAUNCH(gpu_op_embd(&f->k, &(gpu_embd_args){&b_act, &b_w, t, n, 0, row * rb}));
             read_floats(f, &b_act, 0, n, got);
             for (uint32_t k = 0; k < n; k++) {
                 if (!isfinite(got[k]))
@@ -656,8 +655,8 @@ static void synthetic_types_fall_back(void **state)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         pdvm_model *m = NULL;
         assert_int_equal(pdvm_synthetic_model("qwen2.5-0.5b", cases[i].type, &m), PDVM_OK);
-        assert_int_equal(m->layers[0].wq.type, cases[i].fallback);     /* 896 inputs */
-        assert_int_equal(m->layers[3].w_down.type, cases[i].type);      /* 4864 = 19 * 256 */
+        assert_int_equal(m->layers[0].attn_q.type, cases[i].fallback);     /* 896 inputs */
+        assert_int_equal(m->layers[3].ffn_down.type, cases[i].type);      /* 4864 = 19 * 256 */
         assert_int_equal(m->tok_embd.type, cases[i].fallback);
         assert_int_equal(m->layers[0].attn_norm.type, PDVM_TYPE_F32);
         pdvm_synthetic_free(m);

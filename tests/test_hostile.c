@@ -47,8 +47,8 @@ static void touch_model(const pdvm_model *m)
     touch_tensor(&m->output_norm, scratch, &sink);
     for (uint32_t l = 0; l < m->hp.n_layer; l++) {
         const pdvm_layer *L = &m->layers[l];
-        const pdvm_tensor *ts[] = {&L->attn_norm, &L->wq,     &L->wk,   &L->wv,    &L->wo,
-                                   &L->ffn_norm,  &L->w_gate, &L->w_up, &L->w_down};
+        const pdvm_tensor *ts[] = {&L->attn_norm, &L->attn_q,     &L->attn_k,   &L->attn_v,    &L->attn_output,
+                                   &L->ffn_norm,  &L->ffn_gate, &L->ffn_up, &L->ffn_down};
         for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) touch_tensor(ts[i], scratch, &sink);
     }
     free(scratch);

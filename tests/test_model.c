@@ -219,15 +219,15 @@ static void test_binds_llama(void **state)
     assert_true(h->rms_eps == 1e-5f);
     assert_true(h->rope_freq_base == 500000.0f);
     assert_int_equal(h->rope_type, PDVM_ROPE_NORM);
-    const pdvm_tensor *k = &m.layers[1].wk;
+    const pdvm_tensor *k = &m.layers[1].attn_k;
     assert_string_equal(k->name, "blk.1.attn_k.weight");
     assert_int_equal(k->ne[0], 32);
     assert_int_equal(k->ne[1], 16);
     assert_int_equal(k->row_bytes, 128);
     assert_int_equal(k->nbytes, 2048);
     assert_true((const uint8_t *)k->data > w.buf && (const uint8_t *)k->data < w.buf + w.len);
-    assert_string_equal(m.layers[0].w_down.name, "blk.0.ffn_down.weight");
-    assert_int_equal(m.layers[0].w_down.ne[0], 64);
+    assert_string_equal(m.layers[0].ffn_down.name, "blk.0.ffn_down.weight");
+    assert_int_equal(m.layers[0].ffn_down.ne[0], 64);
     assert_int_equal(m.output_norm.ne[1], 1);
     assert_ptr_not_equal(m.output.data, m.tok_embd.data);
     /* 2 x (32x16) embeddings + 32 norm + per layer: 2x32 norms, q/o 32x32,
@@ -416,9 +416,9 @@ static void test_tensor_types(void **state)
     gw w = {0};
     pdvm_model m;
     assert_int_equal(bind(&o, &w, &m), PDVM_OK);
-    assert_int_equal(m.layers[1].wq.type, PDVM_TYPE_Q8_0);
-    assert_int_equal(m.layers[1].wq.row_bytes, 34);
-    assert_int_equal(m.layers[1].wq.nbytes, 34 * 32);
+    assert_int_equal(m.layers[1].attn_q.type, PDVM_TYPE_Q8_0);
+    assert_int_equal(m.layers[1].attn_q.row_bytes, 34);
+    assert_int_equal(m.layers[1].attn_q.nbytes, 34 * 32);
     pdvm_model_unbind(&m);
     gw_free(&w);
 }
@@ -456,8 +456,8 @@ static void bind_real(const char *file, uint32_t q_type)
     assert_int_equal(h->n_ctx_train, 2048);
     assert_true(h->rms_eps == 1e-5f);
     assert_int_equal(h->rope_type, PDVM_ROPE_NORM);
-    assert_int_equal(m.layers[4].wq.type, q_type);
-    assert_int_equal(m.layers[4].wk.ne[1], 32);
+    assert_int_equal(m.layers[4].attn_q.type, q_type);
+    assert_int_equal(m.layers[4].attn_k.ne[1], 32);
     assert_int_equal(m.output_norm.type, PDVM_TYPE_F32);
     assert_ptr_not_equal(m.output.data, m.tok_embd.data);
     assert_int_equal(m.n_params, 292800);

@@ -16,11 +16,12 @@
 static void embedded_table_resolves_includes(void **state)
 {
     (void)state;
-    const char *src = pdvm_shader_source("rt_reduce_sum");
+    const char *src = pdvm_shader_source("rmsnorm");
     assert_non_null(src);
     assert_null(strstr(src, "#include"));
     assert_null(strstr(src, "#version"));
-    assert_non_null(strstr(src, "uint rt_workgroup_sum_u32(uint v)")); /* from rt_reduce.glsl */
+    assert_non_null(strstr(src, "float wg_sum(float v)"));          /* from wg.glsl */
+    assert_non_null(strstr(src, "wg_reduce_sum"));                  /* and reduce.glsl in it */
     assert_true(strncmp(src, "#line 1 ", 8) == 0);
     assert_null(pdvm_shader_source("no_such_shader"));
     assert_null(pdvm_shader_source(NULL));
@@ -33,7 +34,7 @@ static void every_listed_shader_has_source(void **state)
 {
     (void)state;
     size_t n = pdvm_shader_count();
-    assert_true(n >= 3); /* rt_bandwidth, rt_latency, rt_reduce_sum at least */
+    assert_true(n >= 3); /* rt_bandwidth, rt_latency and the model kernels */
     bool saw_latency = false;
     for (size_t i = 0; i < n; i++) {
         assert_non_null(pdvm_shader_source(pdvm_shader_name(i)));

@@ -8,9 +8,18 @@
 static const pdvm_arg *find_arg(const pdvm_arg *args, size_t n, const char *name)
 {
     for (size_t i = 0; i < n; i++)
-        if ((args[i].short_name && !strcmp(name, args[i].short_name)) ||
-            !strcmp(name, args[i].long_name))
+        if (args[i].kind != PDVM_ARG_POS &&
+            ((args[i].short_name && !strcmp(name, args[i].short_name)) ||
+             !strcmp(name, args[i].long_name)))
             return &args[i];
+    return NULL;
+}
+
+/* The first positional entry not filled yet, counting from `from`. */
+static const pdvm_arg *next_pos(const pdvm_arg *args, size_t n, size_t *from)
+{
+    for (; *from < n; (*from)++)
+        if (args[*from].kind == PDVM_ARG_POS) return &args[(*from)++];
     return NULL;
 }
 
@@ -68,7 +77,8 @@ static int store_value(const char *cmd, const pdvm_arg *a, const char *val)
     double v = 0.0;
     switch (a->kind) {
     case PDVM_ARG_FLAG: *(bool *)a->dst = true; return PDVM_ARGS_OK;
-    case PDVM_ARG_STR: *(const char **)a->dst = val; return PDVM_ARGS_OK;
+    case PDVM_ARG_STR:
+    case PDVM_ARG_POS: *(const char **)a->dst = val; return PDVM_ARGS_OK;
     case PDVM_ARG_SEED:
         return parse_seed(val, a->dst) ? PDVM_ARGS_OK : bad_value(cmd, a, val);
     case PDVM_ARG_F32:
@@ -87,9 +97,20 @@ static int store_value(const char *cmd, const pdvm_arg *a, const char *val)
 
 int pdvm_args_parse(const char *cmd, const pdvm_arg *args, size_t n_args, int argc, char **argv)
 {
+    size_t pos = 0;
     for (int i = 1; i < argc; i++) {
         const char *name = argv[i];
         if (!strcmp(name, "-h") || !strcmp(name, "--help")) return PDVM_ARGS_HELP;
+        if (name[0] != '-' || name[1] == '\0') {
+            const pdvm_arg *p = next_pos(args, n_args, &pos);
+            if (!p) {
+                fprintf(stderr, "pdvm %s: unexpected argument '%s' (see pdvm %s --help)\n", cmd,
+                        name, cmd);
+                return PDVM_ARGS_ERROR;
+            }
+            store_value(cmd, p, name);
+            continue;
+        }
         const pdvm_arg *a = find_arg(args, n_args, name);
         if (!a) {
             fprintf(stderr, "pdvm %s: unknown option '%s' (see pdvm %s --help)\n", cmd, name,
@@ -114,6 +135,7 @@ void pdvm_args_usage(FILE *f, const char *cmd, const char *synopsis, const pdvm_
 {
     fprintf(f, "usage: pdvm %s %s\n\noptions:\n", cmd, synopsis);
     for (size_t i = 0; i < n_args; i++) {
+        if (args[i].kind == PDVM_ARG_POS) continue;
         char names[64];
         snprintf(names, sizeof names, "%s%s%s %s", args[i].short_name ? args[i].short_name : "",
                  args[i].short_name ? ", " : "", args[i].long_name,

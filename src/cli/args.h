@@ -1,6 +1,7 @@
-/* Table-driven option parsing for `pdvm run` and `pdvm tokenize`: each
- * option names its short and long spelling (llama-cli's), its kind, where
- * the value goes and its allowed range. Errors are one line on stderr. */
+/* Table-driven option parsing for every subcommand: each option names its
+ * short and long spelling (llama-cli's), its kind, where the value goes
+ * and its allowed range; positional arguments are entries of kind
+ * PDVM_ARG_POS, filled in order. Errors are one line on stderr. */
 #ifndef PDVM_CLI_ARGS_H
 #define PDVM_CLI_ARGS_H
 
@@ -16,6 +17,8 @@ typedef enum pdvm_arg_kind {
     PDVM_ARG_U32,    /* uint32_t within [min, max] */
     PDVM_ARG_F32,    /* finite float within [min, max] */
     PDVM_ARG_SEED,   /* uint64_t; -1 means the default seed 0xFFFFFFFF */
+    PDVM_ARG_POS,    /* const char *, the next argument not starting with '-'
+                      * (long_name names it in the usage: "FILE") */
 } pdvm_arg_kind;
 
 typedef struct pdvm_arg {

@@ -1,37 +1,35 @@
-/* pdvm bench: argument parsing and the single-model run. */
+/* pdvm bench: argument parsing and the single-model run. Everything the
+ * arguments name (the model, the synthetic shape, the output file) is
+ * checked before anything is measured. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "args.h"
 #include "bench.h"
 #include "cli.h"
-#include "error.h"
-#include "gl_runtime.h"
-#include "gpu_bench_hooks.h"
-#include "gpu_types.h"
-#include "quant.h"
-#include "synthetic.h"
 
-/* The help text's synopsis; T lists the GPU weight types (gpu_types.h). */
+/* The help text's synopsis, T listing the GPU weight types. */
 static void synopsis(char *buf, size_t cap)
 {
     char types[256];
-    gpu_type_names(types, sizeof types);
+    pdvm_bench_type_names(types, sizeof types);
     snprintf(buf, cap,
              "(-m MODEL | --synthetic NAME --type T) [options]\n"
              "       pdvm bench --kernel matvec --rows R --cols C --type T [--reps R]\n"
              "       pdvm bench --suite [--models DIR] [--out FILE]\n"
              "  T (any case): %s.\n"
-             "  Synthetic: stories15M, tinyllama-1.1b, llama-3.2-1b, qwen2.5-0.5b, llama-3-8b,\n"
-             "  phi-4-14b (random weights generated on the GPU; a K-quant or iq4_xs tensor whose\n"
-             "  rows are not a multiple of 256 falls back to a 32-block type, like llama.cpp).",
+             "  Synthetic shapes: stories15M, tinyllama-1.1b, llama-3.2-1b, qwen2.5-0.5b,\n"
+             "  llama-3-8b, phi-4-14b (random weights generated on the GPU; a K-quant or\n"
+             "  iq4_xs tensor whose rows are not a multiple of 256 falls back to a 32-block\n"
+             "  type, like llama.cpp).",
              types);
 }
 
 /* -1: help printed; 0: go on; else the exit code. */
 static int parse_args(int argc, char **argv, bench_opts *o)
 {
-    *o = (bench_opts){.type = PDVM_TYPE_Q4_0, .n_prompt = 128, .n_gen = 32, .reps = 3,
+    *o = (bench_opts){.type = 0, .n_prompt = 128, .n_gen = 32, .reps = 3,
                       .models_dir = "../shared/models"};
     const char *type = "q4_0";
     const double max = 1 << 24;
@@ -64,115 +62,118 @@ static int parse_args(int argc, char **argv, bench_opts *o)
         return pdvm_args_usage(stdout, "bench", syn, args, n_args), -1;
     }
     if (r != PDVM_ARGS_OK) return PDVM_EXIT_USAGE;
-    if (!gpu_type_parse(type, &o->type)) {
+    if (!pdvm_bench_parse_type(type, &o->type)) {
         char types[256];
-        gpu_type_names(types, sizeof types);
+        pdvm_bench_type_names(types, sizeof types);
         fprintf(stderr, "pdvm bench: unknown --type '%s' (GPU types: %s)\n", type, types);
         return PDVM_EXIT_USAGE;
     }
     if (!o->suite && !o->kernel && !o->model_path == !o->synthetic)
         return fprintf(stderr, "pdvm bench: give one of -m MODEL, --synthetic NAME, "
                                "--kernel matvec or --suite\n"), PDVM_EXIT_USAGE;
+    if (o->kernel && (strcmp(o->kernel, "matvec") || !o->rows || !o->cols))
+        return fprintf(stderr, "pdvm bench: --kernel matvec needs --rows and --cols\n"),
+               PDVM_EXIT_USAGE;
     return 0;
 }
 
 pdvm_status bench_roofline(const char *platform, double *gbps, char *device, size_t cap)
 {
-    pdvm_gl *gl;
-    PDVM_TRY(pdvm_gl_open(platform, &gl));
-    snprintf(device, cap, "%s (%s)", pdvm_gl_renderer(gl), pdvm_gl_platform_name(gl));
-    pdvm_status st = pdvm_gl_measure_bandwidth(gl, 256u << 20, gbps);
-    pdvm_gl_close(gl);
+    pdvm_device *d;
+    BENCH_TRY(pdvm_device_open(platform, &d));
+    const pdvm_device_info *in = pdvm_device_get_info(d);
+    snprintf(device, cap, "%s (%s)", in->renderer, in->platform);
+    pdvm_status st = pdvm_device_measure_bandwidth(d, 256u << 20, gbps);
+    pdvm_device_close(d);
     return st;
 }
 
-const char *bench_model_type(const pdvm_model *m)
+pdvm_status bench_model_open(const bench_opts *o, bench_model *bm)
 {
-    /* Most common type among the layer matrices (norms are always f32):
-     * a q4_0 file with f16 ffn_down is still "q4_0". */
-    uint32_t count[PDVM_TYPE_COUNT] = {0};
-    for (uint32_t i = 0; i < m->hp.n_layer; i++) {
-        const pdvm_tensor *t = &m->layers[i].attn_norm;
-        for (size_t k = 0; k < sizeof(pdvm_layer) / sizeof(pdvm_tensor); k++)
-            if (t[k].ne[1] > 1 && t[k].type < PDVM_TYPE_COUNT) count[t[k].type]++;
+    if (o->model_path) {
+        BENCH_TRY(pdvm_model_open(o->model_path, &bm->model));
+        const char *slash = strrchr(o->model_path, '/');
+        bm->name = slash ? slash + 1 : o->model_path;
+        bm->type = pdvm_bench_model_type(bm->model);
+        return PDVM_OK;
     }
-    uint32_t best = 0;
-    for (uint32_t t = 1; t < PDVM_TYPE_COUNT; t++)
-        if (count[t] > count[best]) best = t;
-    return pdvm_type_name(best);
+    BENCH_TRY(pdvm_synthetic_model(o->synthetic, o->type, &bm->model));
+    bm->name = o->synthetic;
+    bm->type = pdvm_bench_type_name(o->type);
+    return PDVM_OK;
+}
+
+void bench_model_close(const bench_opts *o, bench_model *bm)
+{
+    if (o->model_path) pdvm_model_close(bm->model);
+    else pdvm_synthetic_free(bm->model);
+    bm->model = NULL;
 }
 
 int bench_kernel(const bench_opts *o)
 {
-    if (strcmp(o->kernel, "matvec") || !o->rows || !o->cols) {
-        fprintf(stderr, "pdvm bench: --kernel matvec needs --rows and --cols\n");
-        return 2;
-    }
-    pdvm_gl *gl;
-    pdvm_status st = pdvm_gl_open(o->platform, &gl);
-    if (st != PDVM_OK) return fprintf(stderr, "pdvm bench: %s\n", pdvm_last_error()), 4;
+    pdvm_device *d;
+    pdvm_status st = pdvm_device_open(o->platform, &d);
+    if (st != PDVM_OK) return pdvm_cli_fail("bench", st);
     double us = 0;
-    uint64_t row_bytes = 0;
-    st = pdvm_type_row_bytes(o->type, o->cols, &row_bytes);
-    if (st == PDVM_OK) st = pdvm_gpu_bench_matvec(gl, o->type, o->rows, o->cols, o->reps * 100, &us);
+    uint64_t row_bytes = pdvm_bench_row_bytes(o->type, o->cols);
+    st = pdvm_bench_matvec(d, o->type, o->rows, o->cols, (int)o->reps * 100, &us);
     if (st == PDVM_OK) {
+        const pdvm_device_info *in = pdvm_device_get_info(d);
         double gbps = (double)row_bytes * o->rows / (us * 1e3);
         printf("matvec %s rows=%u cols=%u: %.2f us/call, %.1f GB/s (%s, %s)\n",
-               pdvm_type_name(o->type), o->rows, o->cols, us, gbps, pdvm_gl_renderer(gl),
-               pdvm_gl_platform_name(gl));
+               pdvm_bench_type_name(o->type), o->rows, o->cols, us, gbps, in->renderer,
+               in->platform);
     }
-    pdvm_gl_close(gl);
-    if (st != PDVM_OK) fprintf(stderr, "pdvm bench: %s\n", pdvm_last_error());
-    return pdvm_cli_exit_code(st);
+    pdvm_device_close(d);
+    return st == PDVM_OK ? PDVM_EXIT_OK : pdvm_cli_fail("bench", st);
 }
 
-static pdvm_status open_bench_model(const bench_opts *o, pdvm_model **m, bench_model *bm)
+static void print_rows(const bench_opts *o, FILE *out, const bench_row *rows, int n)
 {
-    if (o->model_path) {
-        PDVM_TRY(pdvm_model_open(o->model_path, m));
-        const char *slash = strrchr(o->model_path, '/');
-        *bm = (bench_model){*m, slash ? slash + 1 : o->model_path, bench_model_type(*m)};
-        return PDVM_OK;
-    }
-    PDVM_TRY(pdvm_synthetic_model(o->synthetic, o->type, m));
-    *bm = (bench_model){*m, o->synthetic, pdvm_type_name(o->type)};
-    return PDVM_OK;
-}
-
-static int bench_one(const bench_opts *o)
-{
-    double roofline = 0;
-    char device[128];
-    pdvm_status st = bench_roofline(o->platform, &roofline, device, sizeof device);
-    if (st != PDVM_OK) return fprintf(stderr, "pdvm bench: %s\n", pdvm_last_error()), 4;
-    pdvm_model *m = NULL;
-    bench_model bm;
-    bench_row rows[2];
-    int n = 0;
-    st = open_bench_model(o, &m, &bm);
-    if (st == PDVM_OK) st = bench_measure(o, &bm, o->depth, roofline, rows, &n);
-    if (st != PDVM_OK) fprintf(stderr, "pdvm bench: %s\n", pdvm_last_error());
-    FILE *out = o->out_path ? fopen(o->out_path, "a") : NULL;
     if (!o->json && n > 0) bench_table_header(stdout);
     for (int i = 0; i < n; i++) {
         if (o->json) bench_json_row(stdout, &rows[i]);
         else bench_table_row(stdout, &rows[i], n == 2 && i == 0 ? &rows[1] : NULL);
         if (out) bench_json_row(out, &rows[i]);
     }
-    if (out) fclose(out);
-    if (o->model_path) pdvm_model_close(m);
-    else pdvm_synthetic_free(m);
-    return pdvm_cli_exit_code(st);
+}
+
+static int bench_one(const bench_opts *o, FILE *out)
+{
+    bench_model bm = {0};
+    pdvm_status st = bench_model_open(o, &bm); /* before the roofline takes seconds */
+    if (st != PDVM_OK) return pdvm_cli_fail("bench", st);
+    double roofline = 0;
+    char device[160];
+    bench_row rows[2];
+    int n = 0;
+    st = bench_roofline(o->platform, &roofline, device, sizeof device);
+    if (st == PDVM_OK) st = bench_measure(o, &bm, o->depth, roofline, rows, &n);
+    int r = st == PDVM_OK ? PDVM_EXIT_OK : pdvm_cli_fail("bench", st);
+    print_rows(o, out, rows, n);
+    bench_model_close(o, &bm);
+    return r;
 }
 
 int pdvm_cli_bench(int argc, char **argv)
 {
     bench_opts o;
     int rc = parse_args(argc, argv, &o);
-    if (rc) return rc < 0 ? 0 : rc;
-    if (o.suite) {
-        o.both = true;
-        return bench_suite(&o);
+    if (rc) return rc < 0 ? PDVM_EXIT_OK : rc;
+    if (o.kernel) return bench_kernel(&o);
+    /* The output file first: a path that cannot be written must not cost
+     * minutes of measuring. The suite truncates it, a single run appends. */
+    FILE *out = NULL;
+    if (o.out_path && !(out = fopen(o.out_path, o.suite ? "w" : "a"))) {
+        fprintf(stderr, "pdvm bench: cannot write %s: %s\n", o.out_path, strerror(errno));
+        return PDVM_EXIT_FAIL;
     }
-    return o.kernel ? bench_kernel(&o) : bench_one(&o);
+    if (o.suite) o.both = true;
+    rc = o.suite ? bench_suite(&o, out) : bench_one(&o, out);
+    if (out && fclose(out) != 0 && rc == PDVM_EXIT_OK) {
+        fprintf(stderr, "pdvm bench: writing %s: %s\n", o.out_path, strerror(errno));
+        rc = PDVM_EXIT_FAIL;
+    }
+    return rc;
 }

@@ -6,8 +6,14 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "model.h"
+#include "../bench/pdvm_bench.h"
 #include "pdvm.h"
+
+#define BENCH_TRY(expr)                                                      \
+    do {                                                                     \
+        pdvm_status bench_try_st_ = (expr);                                  \
+        if (bench_try_st_ != PDVM_OK) return bench_try_st_;                  \
+    } while (0)
 
 typedef struct bench_opts {
     const char *model_path;  /* -m */
@@ -32,7 +38,7 @@ typedef struct bench_row {
 
 /* A model ready to be measured, and how to name it in the rows. */
 typedef struct bench_model {
-    const pdvm_model *model;
+    pdvm_model *model;
     const char *name;
     const char *type;
 } bench_model;
@@ -45,18 +51,19 @@ pdvm_status bench_measure(const bench_opts *o, const bench_model *bm, uint32_t d
 
 /* SSBO read roofline of the platform's device, measured on its own context. */
 pdvm_status bench_roofline(const char *platform, double *gbps, char *device, size_t cap);
+/* Open -m MODEL or --synthetic NAME; free with bench_model_close. */
+pdvm_status bench_model_open(const bench_opts *o, bench_model *bm);
+void bench_model_close(const bench_opts *o, bench_model *bm);
 
 void bench_table_header(FILE *f);
 /* other: the unfused row of the same configuration (for the ratio), or NULL. */
 void bench_table_row(FILE *f, const bench_row *r, const bench_row *other);
 void bench_json_row(FILE *f, const bench_row *r);
 
-/* The fixed suite of `make bench`. Returns an exit code. */
-int bench_suite(const bench_opts *o);
+/* The fixed suite of `make bench`, rows also as JSON lines to out (may be
+ * NULL). Returns an exit code. */
+int bench_suite(const bench_opts *o, FILE *out);
 /* --kernel matvec. Returns an exit code. */
 int bench_kernel(const bench_opts *o);
-
-/* Weight type holding most bytes of the model ("q4_0"). */
-const char *bench_model_type(const pdvm_model *m);
 
 #endif

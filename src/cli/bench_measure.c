@@ -1,35 +1,11 @@
-/* One bench configuration: prefill and decode throughput of the GPU
- * backend, fused and unfused alternating inside one context. */
-#include <math.h>
+/* One bench configuration: prefill and decode throughput of a GPU session,
+ * fused and unfused alternating inside one context. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include "backend.h"
 #include "bench.h"
-#include "error.h"
-#include "gpu_bench_hooks.h"
-#include "synthetic.h"
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, uint32_t n)
-{
-    qsort(v, n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
+#include "cli.h"
 
 /* Ids are random: timing does not depend on which token is fed. */
 static void random_tokens(int32_t *t, uint32_t n, uint32_t n_vocab, uint32_t seed)
@@ -41,19 +17,19 @@ static void random_tokens(int32_t *t, uint32_t n, uint32_t n_vocab, uint32_t see
 }
 
 typedef struct bench_ctx {
-    const pdvm_backend_ops *ops;
-    void *state;
-    float *logits;
+    pdvm_session *s;
     int32_t *tokens;
     uint32_t n_tokens;
 } bench_ctx;
 
 static pdvm_status time_prefill(bench_ctx *c, uint32_t n, double *tps)
 {
+    const float *logits;
     if (n == 0) return *tps = 0, PDVM_OK;
-    double t0 = now_s();
-    PDVM_TRY(c->ops->eval(c->state, c->tokens, n, 0, c->logits));
-    *tps = n / (now_s() - t0);
+    BENCH_TRY(pdvm_bench_seek(c->s, 0));
+    double t0 = pdvm_cli_now_s();
+    BENCH_TRY(pdvm_session_eval(c->s, c->tokens, n, &logits));
+    *tps = n / (pdvm_cli_now_s() - t0);
     return PDVM_OK;
 }
 
@@ -62,13 +38,15 @@ static pdvm_status time_prefill(bench_ctx *c, uint32_t n, double *tps)
 static pdvm_status time_decode(bench_ctx *c, uint32_t depth, uint32_t n, double *tps,
                                uint64_t *dispatches)
 {
+    const float *logits;
     pdvm_session_stats before, after;
-    c->ops->stats(c->state, &before);
-    double t0 = now_s();
+    BENCH_TRY(pdvm_bench_seek(c->s, depth));
+    pdvm_session_get_stats(c->s, &before);
+    double t0 = pdvm_cli_now_s();
     for (uint32_t i = 0; i < n; i++)
-        PDVM_TRY(c->ops->eval(c->state, &c->tokens[i % c->n_tokens], 1, depth + i, c->logits));
-    *tps = n / (now_s() - t0);
-    c->ops->stats(c->state, &after);
+        BENCH_TRY(pdvm_session_eval(c->s, &c->tokens[i % c->n_tokens], 1, &logits));
+    *tps = n / (pdvm_cli_now_s() - t0);
+    pdvm_session_get_stats(c->s, &after);
     *dispatches = after.dispatches - before.dispatches;
     return PDVM_OK;
 }
@@ -76,7 +54,7 @@ static pdvm_status time_decode(bench_ctx *c, uint32_t depth, uint32_t n, double 
 static void fill_row(bench_row *r, const bench_opts *o, const bench_model *bm, uint32_t depth,
                      const pdvm_session_stats *st, bool unfused, double roofline)
 {
-    const pdvm_hparams *hp = &bm->model->hp;
+    const pdvm_hparams *hp = pdvm_model_hparams(bm->model);
     memset(r, 0, sizeof *r);
     snprintf(r->model, sizeof r->model, "%s", bm->name);
     snprintf(r->arch, sizeof r->arch, "%s", hp->arch);
@@ -84,12 +62,12 @@ static void fill_row(bench_row *r, const bench_opts *o, const bench_model *bm, u
     snprintf(r->device, sizeof r->device, "%s", st->device);
     snprintf(r->platform, sizeof r->platform, "%s", st->platform);
     snprintf(r->mode, sizeof r->mode, "%s", unfused ? "unfused" : "fused");
-    r->n_params = bm->model->n_params;
+    r->n_params = pdvm_model_n_params(bm->model);
     r->n_prompt = o->n_prompt;
     r->n_gen = o->n_gen;
     r->depth = depth;
     r->n_layer = hp->n_layer;
-    r->weight_bytes_per_token = pdvm_model_weight_bytes_per_token(bm->model);
+    r->weight_bytes_per_token = pdvm_bench_weight_bytes_per_token(bm->model);
     r->roofline_gbps = roofline;
 }
 
@@ -103,7 +81,7 @@ static double kv_bytes_per_token(const pdvm_hparams *hp, uint32_t depth, uint32_
 static void finish_row(bench_row *r, const pdvm_hparams *hp, double *tps, uint32_t reps,
                        uint64_t dispatches)
 {
-    r->decode_tps = median(tps, reps);
+    r->decode_tps = pdvm_bench_median(tps, reps);
     r->ms_per_layer = 1000.0 / r->decode_tps / hp->n_layer;
     r->dispatches_per_token = (double)dispatches / r->n_gen;
     double bytes = (double)r->weight_bytes_per_token + kv_bytes_per_token(hp, r->depth, r->n_gen);
@@ -111,22 +89,29 @@ static void finish_row(bench_row *r, const pdvm_hparams *hp, double *tps, uint32
     r->roofline_fraction = r->roofline_gbps > 0 ? r->achieved_gbps / r->roofline_gbps : 0;
 }
 
+static bool mode_unfused(const bench_opts *o, int n_modes, int m)
+{
+    return n_modes == 2 ? m == 1 : o->unfused;
+}
+
 static pdvm_status run_modes(bench_ctx *c, const bench_opts *o, uint32_t depth, int n_modes,
                              bench_row *rows, const pdvm_hparams *hp)
 {
     double *tps = calloc((size_t)n_modes * o->reps, sizeof *tps);
     uint64_t disp[2] = {0, 0};
-    if (!tps) return pdvm_fail(PDVM_ERR_NOMEM, "bench: out of memory");
+    if (!tps) return PDVM_ERR_NOMEM;
     pdvm_status st = PDVM_OK;
+    const float *logits;
     for (int m = 0; m < n_modes && st == PDVM_OK; m++) {
-        /* Warm-up compiles every program of the chain before timing. */
-        st = pdvm_gpu_set_unfused(c->state, n_modes == 2 ? m == 1 : o->unfused);
-        if (st == PDVM_OK) st = c->ops->eval(c->state, c->tokens, 1, depth, c->logits);
+        /* One untimed step builds the chain's programs first. */
+        st = pdvm_bench_set_unfused(c->s, mode_unfused(o, n_modes, m));
+        if (st == PDVM_OK) st = pdvm_bench_seek(c->s, depth);
+        if (st == PDVM_OK) st = pdvm_session_eval(c->s, c->tokens, 1, &logits);
         if (st == PDVM_OK) st = time_prefill(c, o->n_prompt, &rows[m].prefill_tps);
     }
     for (uint32_t rep = 0; rep < o->reps && st == PDVM_OK; rep++)
         for (int m = 0; m < n_modes && st == PDVM_OK; m++) {
-            st = pdvm_gpu_set_unfused(c->state, n_modes == 2 ? m == 1 : o->unfused);
+            st = pdvm_bench_set_unfused(c->s, mode_unfused(o, n_modes, m));
             if (st == PDVM_OK)
                 st = time_decode(c, depth, o->n_gen, &tps[m * o->reps + rep], &disp[m]);
         }
@@ -136,20 +121,20 @@ static pdvm_status run_modes(bench_ctx *c, const bench_opts *o, uint32_t depth, 
     return st;
 }
 
-/* Per-dispatch breakdown of the fused chain: GPU time per kernel for one
- * decode step and for one layer. */
+/* Per-dispatch breakdown of one chain: GPU time per step for one decode
+ * step and for one layer. */
 static pdvm_status bench_profile(bench_ctx *c, const bench_opts *o, uint32_t depth,
                                  const pdvm_hparams *hp)
 {
-    PDVM_TRY(pdvm_gpu_set_unfused(c->state, o->unfused));
-    PDVM_TRY(pdvm_gpu_profile(c->state, true));
+    BENCH_TRY(pdvm_bench_set_unfused(c->s, o->unfused));
+    BENCH_TRY(pdvm_session_set_profile(c->s, true));
     uint64_t disp;
     double tps;
     pdvm_status st = time_decode(c, depth, o->n_gen, &tps, &disp);
-    pdvm_kernel_time k[32];
-    size_t n = pdvm_gpu_profile_read(c->state, k, 32);
-    pdvm_gpu_profile(c->state, false);
-    PDVM_TRY(st);
+    pdvm_profile_entry k[32];
+    size_t n = pdvm_session_get_profile(c->s, k, 32);
+    pdvm_session_set_profile(c->s, false);
+    BENCH_TRY(st);
     double total = 0;
     for (size_t i = 0; i < n; i++) total += k[i].total_us;
     fprintf(stderr, "\nper-dispatch GPU time (%s, depth %u, %u tokens, timer queries):\n",
@@ -175,32 +160,28 @@ static uint32_t bench_n_ctx(const bench_opts *o, uint32_t depth)
 pdvm_status bench_measure(const bench_opts *o, const bench_model *bm, uint32_t depth,
                           double roofline_gbps, bench_row *rows, int *n_rows)
 {
-    const pdvm_hparams *hp = &bm->model->hp;
+    const pdvm_hparams *hp = pdvm_model_hparams(bm->model);
     const int n_modes = o->both ? 2 : 1;
     pdvm_session_params params = pdvm_session_default_params();
     params.platform = o->platform;
     params.unfused = o->unfused;
-    bench_ctx c = {.ops = &pdvm_backend_gpu_ops, .n_tokens = o->n_prompt > 64 ? o->n_prompt : 64};
-    c.logits = malloc(sizeof(float) * hp->n_vocab);
+    params.n_ctx = bench_n_ctx(o, depth);
+    bench_ctx c = {.n_tokens = o->n_prompt > 64 ? o->n_prompt : 64};
+    *n_rows = 0;
     c.tokens = malloc(sizeof(int32_t) * c.n_tokens);
-    if (!c.logits || !c.tokens) {
-        free(c.logits), free(c.tokens);
-        return pdvm_fail(PDVM_ERR_NOMEM, "bench: out of memory");
-    }
+    if (!c.tokens) return PDVM_ERR_NOMEM;
     random_tokens(c.tokens, c.n_tokens, hp->n_vocab, 12345u);
-    pdvm_status st = c.ops->create(bm->model, &params, bench_n_ctx(o, depth), &c.state);
+    pdvm_status st = pdvm_session_create(bm->model, &params, &c.s);
     if (st == PDVM_OK) {
         pdvm_session_stats info;
-        c.ops->stats(c.state, &info);
+        pdvm_session_get_stats(c.s, &info);
         for (int m = 0; m < n_modes; m++)
-            fill_row(&rows[m], o, bm, depth, &info, n_modes == 2 ? m == 1 : o->unfused,
-                     roofline_gbps);
+            fill_row(&rows[m], o, bm, depth, &info, mode_unfused(o, n_modes, m), roofline_gbps);
         st = run_modes(&c, o, depth, n_modes, rows, hp);
         if (st == PDVM_OK && o->profile) st = bench_profile(&c, o, depth, hp);
-        c.ops->destroy(c.state);
+        pdvm_session_free(c.s);
     }
-    free(c.logits);
     free(c.tokens);
-    *n_rows = st == PDVM_OK ? n_modes : 0;
+    if (st == PDVM_OK) *n_rows = n_modes;
     return st;
 }

@@ -1,23 +1,14 @@
 /* `make bench`: every model file in the models folder plus the synthetic
  * shapes the device can hold and run within the time budget. */
 #include <dirent.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "bench.h"
-#include "error.h"
-#include "quant.h"
-#include "synthetic.h"
+#include "cli.h"
 
 enum { SUITE_BUDGET_S = 420 }; /* leaves room inside the 10-minute promise */
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 typedef struct suite_state {
     const bench_opts *o;
@@ -70,12 +61,13 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static void run_files(suite_state *s)
+/* false when the folder cannot be read (said on stderr). */
+static bool run_files(suite_state *s)
 {
     DIR *dir = opendir(s->o->models_dir);
     if (!dir) {
-        printf("(no model files: cannot open %s)\n", s->o->models_dir);
-        return;
+        fprintf(stderr, "pdvm bench: --models %s: %s\n", s->o->models_dir, strerror(errno));
+        return false;
     }
     char *names[64];
     size_t n = 0;
@@ -93,12 +85,13 @@ static void run_files(suite_state *s)
             printf("| %-18.18s | skipped: %s\n", names[i], pdvm_last_error());
         } else {
             names[i][strlen(names[i]) - 5] = '\0';
-            bench_model bm = {m, names[i], bench_model_type(m)};
+            bench_model bm = {m, names[i], pdvm_bench_model_type(m)};
             run_model(s, &bm);
             pdvm_model_close(m);
         }
         free(names[i]);
     }
+    return true;
 }
 
 /* Seconds a synthetic configuration would take, with decode at the best
@@ -108,7 +101,7 @@ static void run_files(suite_state *s)
 static double estimate_s(const suite_state *s, const pdvm_model *m)
 {
     double gbps = s->best_gbps > 0 ? s->best_gbps : 0.25 * s->roofline;
-    double per_token = (double)pdvm_model_weight_bytes_per_token(m) / (gbps * 1e9);
+    double per_token = (double)pdvm_bench_weight_bytes_per_token(m) / (gbps * 1e9);
     double steps = 2.0 /* modes */ * (s->o->n_prompt + 2.0 * (2.0 + s->o->reps * s->o->n_gen));
     return per_token * steps;
 }
@@ -118,11 +111,13 @@ static void run_synthetic(suite_state *s)
     for (size_t i = 0; i < pdvm_synthetic_count(); i++) {
         const char *name = pdvm_synthetic_name(i);
         pdvm_model *m = NULL;
-        if (pdvm_synthetic_model(name, PDVM_TYPE_Q4_0, &m) != PDVM_OK) {
+        uint32_t q4_0 = 0;
+        pdvm_bench_parse_type("q4_0", &q4_0);
+        if (pdvm_synthetic_model(name, q4_0, &m) != PDVM_OK) {
             printf("| %-18.18s | skipped: %s\n", name, pdvm_last_error());
             continue;
         }
-        double left = SUITE_BUDGET_S - (now_s() - s->t_start), need = estimate_s(s, m);
+        double left = SUITE_BUDGET_S - (pdvm_cli_now_s() - s->t_start), need = estimate_s(s, m);
         if (need > left)
             printf("| %-18.18s | skipped: needs about %.0f s at this device's bandwidth, "
                    "%.0f s of the budget left\n", name, need, left);
@@ -132,26 +127,25 @@ static void run_synthetic(suite_state *s)
     }
 }
 
-int bench_suite(const bench_opts *o)
+int bench_suite(const bench_opts *o, FILE *out)
 {
-    suite_state s = {.o = o, .t_start = now_s()};
-    char device[128];
-    if (bench_roofline(o->platform, &s.roofline, device, sizeof device) != PDVM_OK) {
-        fprintf(stderr, "pdvm bench: %s\n", pdvm_last_error());
-        return 4;
+    suite_state s = {.o = o, .t_start = pdvm_cli_now_s(), .out = out};
+    DIR *dir = opendir(o->models_dir); /* before the roofline takes seconds */
+    if (!dir) {
+        fprintf(stderr, "pdvm bench: --models %s: %s\n", o->models_dir, strerror(errno));
+        return PDVM_EXIT_USAGE;
     }
-    if (o->out_path && !(s.out = fopen(o->out_path, "w"))) {
-        fprintf(stderr, "pdvm bench: cannot write %s\n", o->out_path);
-        return 1;
-    }
+    closedir(dir);
+    char device[160];
+    pdvm_status st = bench_roofline(o->platform, &s.roofline, device, sizeof device);
+    if (st != PDVM_OK) return pdvm_cli_fail("bench", st);
     printf("device: %s, SSBO read roofline %.1f GB/s; prompt %u, gen %u, reps %u, "
            "fused and unfused alternating\n\n", device, s.roofline, o->n_prompt, o->n_gen,
            o->reps);
     bench_table_header(stdout);
-    run_files(&s);
+    bool files_ok = run_files(&s);
     run_synthetic(&s);
-    if (s.out) fclose(s.out);
-    printf("\n%d rows in %.0f s%s%s\n", s.rows_ok, now_s() - s.t_start,
+    printf("\n%d rows in %.0f s%s%s\n", s.rows_ok, pdvm_cli_now_s() - s.t_start,
            o->out_path ? ", JSON lines in " : "", o->out_path ? o->out_path : "");
-    return s.rows_ok > 0 ? 0 : 1;
+    return files_ok && s.rows_ok > 0 ? PDVM_EXIT_OK : PDVM_EXIT_FAIL;
 }

@@ -1,8 +1,13 @@
-/* Subcommands of the `pdvm` tool. Each takes argv starting at the
- * subcommand name and returns the process exit code:
- * 0 ok, 1 runtime failure, 2 usage, 3 model file, 4 no GPU platform. */
+/* Subcommands of the `pdvm` tool and what they share. Each takes argv
+ * starting at the subcommand name and returns the process exit code
+ * (PDVM_EXIT_*). The CLI is a client of the public API: it includes pdvm.h
+ * and, for `pdvm bench` only, src/bench/pdvm_bench.h. */
 #ifndef PDVM_CLI_H
 #define PDVM_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "pdvm.h"
 
@@ -17,5 +22,32 @@ int pdvm_cli_bench(int argc, char **argv);    /* src/cli/bench.c */
 
 /* Exit code for a library status (model errors -> 3, platform -> 4, ...). */
 int pdvm_cli_exit_code(pdvm_status st);
+
+/* "pdvm <cmd>: <last error>" on stderr; returns the status's exit code. */
+int pdvm_cli_fail(const char *cmd, pdvm_status st);
+
+/* Write n bytes to stdout and flush: false (with the error on stderr as
+ * "pdvm <cmd>: writing to standard output: ...") when the write failed
+ * (closed stdout, a full disk, a reader gone with SIGPIPE ignored). */
+bool pdvm_cli_write(const char *cmd, const void *p, size_t n);
+
+/* A whole file (any bytes, a FIFO or stdin stream too) into a malloc'd,
+ * NUL-terminated buffer of *len bytes; path "-" is stdin. NULL with
+ * "pdvm <cmd>: <path>: <why>" on stderr. */
+char *pdvm_cli_read_file(const char *cmd, const char *path, size_t *len);
+
+/* A session-creation progress callback for pdvm_session_params.progress:
+ * prints "pdvm <cmd>: <stage> k/n" on stderr (one updating line) once a
+ * stage has taken more than a second. user: a pdvm_cli_progress. */
+typedef struct pdvm_cli_progress {
+    const char *cmd;
+    char stage[32];
+    double t_start, t_last;
+    bool shown;
+} pdvm_cli_progress;
+void pdvm_cli_progress_cb(const char *stage, uint64_t done, uint64_t total, void *user);
+
+/* CLOCK_MONOTONIC in seconds. */
+double pdvm_cli_now_s(void);
 
 #endif

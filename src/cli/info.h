@@ -4,10 +4,10 @@
 
 #include <stdio.h>
 
-#include "gl_runtime.h"
+#include "pdvm.h"
 
 typedef struct pdvm_info_report {
-    const pdvm_gl *gl;
+    const pdvm_device_info *in;
     uint64_t bandwidth_bytes; /* buffer size the bandwidth was read over */
     double bandwidth_gbps;    /* 0 when the measurement failed */
     double latency_us;        /* 0 when the measurement failed */

@@ -1,9 +1,8 @@
 /* The two renderings of `pdvm info`: aligned text for people, JSON (json-c)
  * for scripts and CI. */
-#include <json.h>
+#include <json-c/json.h>
 #include <string.h>
 
-#include "error.h"
 #include "info.h"
 
 static const char *const subgroup_features[] = {
@@ -22,7 +21,7 @@ static void print_bytes(FILE *f, const char *label, int64_t bytes)
         fprintf(f, "  %-34s %lld B\n", label, (long long)bytes);
 }
 
-static void print_limits(FILE *f, const pdvm_gl_limits *l)
+static void print_limits(FILE *f, const pdvm_device_limits *l)
 {
     fprintf(f, "%-15s %s\n", "limits",
             l->minimum ? "GLES 3.1 minimums (PDVM_LIMITS=minimum)" : "as the driver reports");
@@ -37,7 +36,7 @@ static void print_limits(FILE *f, const pdvm_gl_limits *l)
     print_bytes(f, "SSBO offset alignment", l->ssbo_align);
 }
 
-static void print_subgroup(FILE *f, const pdvm_gl_limits *l)
+static void print_subgroup(FILE *f, const pdvm_device_limits *l)
 {
     if (!l->subgroup_features && !l->subgroup) {
         fprintf(f, "%-15s %s\n", "subgroups",
@@ -66,15 +65,15 @@ static void print_measured(FILE *f, const pdvm_info_report *r)
 
 void pdvm_info_print_text(FILE *f, const pdvm_info_report *r)
 {
-    const pdvm_gl_info *in = pdvm_gl_get_info(r->gl);
-    const pdvm_gl_limits *l = pdvm_gl_get_limits(r->gl);
-    const char *report = pdvm_gl_platform_report(r->gl);
-    fprintf(f, "%-15s %s (%s)\n", "platform", pdvm_gl_platform_name(r->gl), in->device);
+    const pdvm_device_info *in = r->in;
+    const pdvm_device_limits *l = &in->limits;
+    const char *report = in->platform_report;
+    fprintf(f, "%-15s %s (%s)\n", "platform", in->platform, in->device);
     if (report[0]) fprintf(f, "%-15s %s\n", "  not chosen", report);
     fprintf(f, "%-15s %s, EGL %s\n", "EGL", in->egl_vendor, in->egl_version);
     fprintf(f, "%-15s %s\n", "GL", in->gl_version);
     fprintf(f, "%-15s %s\n", "GL vendor", in->gl_vendor);
-    fprintf(f, "%-15s %s\n", "renderer", pdvm_gl_renderer(r->gl));
+    fprintf(f, "%-15s %s\n", "renderer", in->renderer);
     fprintf(f, "%-15s %s\n", "GLSL", in->glsl_version);
     print_limits(f, l);
     print_subgroup(f, l);
@@ -100,7 +99,7 @@ static json_object *triple(const int32_t v[3])
     return a;
 }
 
-static json_object *limits_json(const pdvm_gl_limits *l)
+static json_object *limits_json(const pdvm_device_limits *l)
 {
     json_object *o = json_object_new_object();
     add(o, "minimum", json_object_new_boolean(l->minimum));
@@ -114,7 +113,7 @@ static json_object *limits_json(const pdvm_gl_limits *l)
     return o;
 }
 
-static json_object *subgroup_json(const pdvm_gl_limits *l)
+static json_object *subgroup_json(const pdvm_device_limits *l)
 {
     json_object *o = json_object_new_object(), *features = json_object_new_array();
     add(o, "used", json_object_new_boolean(l->subgroup));
@@ -138,15 +137,15 @@ static json_object *measured_json(const pdvm_info_report *r)
 
 static json_object *driver_json(const pdvm_info_report *r)
 {
-    const pdvm_gl_info *in = pdvm_gl_get_info(r->gl);
+    const pdvm_device_info *in = r->in;
     json_object *o = json_object_new_object(), *formats = json_object_new_array();
     add(o, "egl_vendor", str(in->egl_vendor));
     add(o, "egl_version", str(in->egl_version));
     add(o, "gl_version", str(in->gl_version));
     add(o, "gl_vendor", str(in->gl_vendor));
-    add(o, "renderer", str(pdvm_gl_renderer(r->gl)));
+    add(o, "renderer", str(in->renderer));
     add(o, "glsl_version", str(in->glsl_version));
-    add(o, "timer_query", json_object_new_boolean(pdvm_gl_get_limits(r->gl)->timer_query));
+    add(o, "timer_query", json_object_new_boolean(in->limits.timer_query));
     add(o, "timing", str(in->timing));
     add(o, "debug_output", json_object_new_boolean(in->debug_output));
     for (int i = 0; i < in->n_binary_formats && i < 8; i++)
@@ -159,13 +158,13 @@ static json_object *driver_json(const pdvm_info_report *r)
 pdvm_status pdvm_info_print_json(FILE *f, const pdvm_info_report *r)
 {
     json_object *root = json_object_new_object();
-    if (!root) return pdvm_fail(PDVM_ERR_NOMEM, "pdvm info --json: out of memory");
-    add(root, "platform", str(pdvm_gl_platform_name(r->gl)));
-    add(root, "device", str(pdvm_gl_get_info(r->gl)->device));
-    add(root, "not_chosen", str(pdvm_gl_platform_report(r->gl)));
+    if (!root) return PDVM_ERR_NOMEM;
+    add(root, "platform", str(r->in->platform));
+    add(root, "device", str(r->in->device));
+    add(root, "not_chosen", str(r->in->platform_report));
     add(root, "driver", driver_json(r));
-    add(root, "limits", limits_json(pdvm_gl_get_limits(r->gl)));
-    add(root, "subgroup", subgroup_json(pdvm_gl_get_limits(r->gl)));
+    add(root, "limits", limits_json(&r->in->limits));
+    add(root, "subgroup", subgroup_json(&r->in->limits));
     add(root, "measured", measured_json(r));
     fprintf(f, "%s\n", json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
                                                              JSON_C_TO_STRING_NOSLASHESCAPE));

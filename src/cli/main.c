@@ -1,5 +1,11 @@
+/* pdvm: the command-line tool. Dispatches to a subcommand and owns the
+ * process-wide rules: standard output must be writable, and a write that
+ * failed anywhere turns the exit code into 1. */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -24,31 +30,46 @@ static void usage(FILE *f)
         fprintf(f, "  %-9s %s\n", subcommands[i].name, subcommands[i].summary);
 }
 
-int pdvm_cli_exit_code(pdvm_status st)
+/* A closed fd 1 or 2 would be handed to the next file opened (a model, a
+ * shader-cache entry), which printf would then write into. stderr gets
+ * /dev/null; a closed stdout is an error before any work. */
+static bool std_fds_ok(void)
 {
-    switch (st) {
-    case PDVM_OK: return PDVM_EXIT_OK;
-    case PDVM_ERR_INVALID_ARG: return PDVM_EXIT_USAGE;
-    case PDVM_ERR_IO:
-    case PDVM_ERR_FORMAT:
-    case PDVM_ERR_UNSUPPORTED: return PDVM_EXIT_MODEL;
-    case PDVM_ERR_NO_PLATFORM: return PDVM_EXIT_PLATFORM;
-    default: return PDVM_EXIT_FAIL;
+    if (fcntl(2, F_GETFD) < 0 && errno == EBADF) {
+        int fd = open("/dev/null", O_WRONLY);
+        if (fd >= 0 && fd != 2) close(fd);
     }
+    if (fcntl(1, F_GETFD) < 0 && errno == EBADF) {
+        fprintf(stderr, "pdvm: standard output is closed\n");
+        return false;
+    }
+    return true;
+}
+
+/* Buffered output that never reached the file (a full disk) shows only at
+ * the close. */
+static int close_stdout(int rc)
+{
+    errno = 0;
+    if (fclose(stdout) == 0) return rc;
+    fprintf(stderr, "pdvm: writing to standard output: %s\n", errno ? strerror(errno) : "failed");
+    return rc == PDVM_EXIT_OK ? PDVM_EXIT_FAIL : rc;
 }
 
 int main(int argc, char **argv)
 {
+    if (!std_fds_ok()) return PDVM_EXIT_FAIL;
     if (argc < 2) {
         usage(stderr);
         return PDVM_EXIT_USAGE;
     }
     if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
         usage(stdout);
-        return PDVM_EXIT_OK;
+        return close_stdout(PDVM_EXIT_OK);
     }
     for (size_t i = 0; i < sizeof subcommands / sizeof subcommands[0]; i++)
-        if (!strcmp(argv[1], subcommands[i].name)) return subcommands[i].fn(argc - 1, argv + 1);
+        if (!strcmp(argv[1], subcommands[i].name))
+            return close_stdout(subcommands[i].fn(argc - 1, argv + 1));
     fprintf(stderr, "pdvm: unknown command '%s'\n", argv[1]);
     usage(stderr);
     return PDVM_EXIT_USAGE;

@@ -1,23 +1,20 @@
 /* `pdvm run`: generate text from a prompt, flags as llama-cli spells them.
  * stdout carries only the prompt and the generated text (streamed, flushed
- * per token); stderr carries progress and, last, one `stats:` line. */
+ * per token; the first failed write stops the run); stderr carries
+ * progress and, last, one `stats:` line. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "args.h"
 #include "cli.h"
-#include "model.h"
-#include "session.h"
-#include "tokenizer.h"
 
 typedef struct run_opts {
-    const char *model, *prompt, *backend, *platform;
+    const char *model, *prompt, *file, *backend, *platform;
     int32_t n_predict;
     uint32_t n_ctx;
     pdvm_sampler_params sp;
-    bool unfused, verbose;
+    bool unfused, verbose, check_tensors;
 } run_opts;
 
 typedef struct run_state {
@@ -25,16 +22,13 @@ typedef struct run_state {
     pdvm_session *sess;
     pdvm_sampler *smp;
     pdvm_detok *detok;
+    char *text;      /* the prompt's bytes: -p, or the whole -f file */
+    size_t text_len;
     int32_t *prompt;
     size_t n_prompt;
 } run_state;
 
-typedef struct run_timing {
-    double prefill_s, decode_s;
-    uint64_t decode_tokens, decode_dispatches;
-} run_timing;
-
-static const char SYNOPSIS[] = "-m MODEL -p PROMPT [options]";
+static const char SYNOPSIS[] = "-m MODEL (-p PROMPT | -f FILE) [options]";
 
 static int parse_opts(int argc, char **argv, run_opts *o)
 {
@@ -42,9 +36,11 @@ static int parse_opts(int argc, char **argv, run_opts *o)
     const pdvm_arg args[] = {
         {"-m", "--model", PDVM_ARG_STR, &o->model, 0, 0, "PATH", "GGUF model file"},
         {"-p", "--prompt", PDVM_ARG_STR, &o->prompt, 0, 0, "TEXT", "prompt to continue"},
+        {"-f", "--file", PDVM_ARG_STR, &o->file, 0, 0, "FILE",
+         "read the prompt from FILE (its bytes as they are; - is stdin)"},
         {"-n", "--n-predict", PDVM_ARG_I32, &o->n_predict, -1, 2147483647.0, "N",
          "tokens to generate (default -1: until EOS or the context is full)"},
-        {"-c", "--ctx-size", PDVM_ARG_U32, &o->n_ctx, 0, PDVM_MAX_N_CTX, "N",
+        {"-c", "--ctx-size", PDVM_ARG_U32, &o->n_ctx, 0, 1 << 20, "N",
          "context length (default 0: min(trained, 4096))"},
         {NULL, "--temp", PDVM_ARG_F32, &o->sp.temp, -1e9, 1e9, "T",
          "temperature (default 0.8; <= 0: greedy)"},
@@ -62,7 +58,10 @@ static int parse_opts(int argc, char **argv, run_opts *o)
          "GPU: one operation per dispatch"},
         {NULL, "--platform", PDVM_ARG_STR, &o->platform, 0, 0, "P",
          "GPU: EGL platform gbm|device|surfaceless"},
-        {"-v", "--verbose", PDVM_ARG_FLAG, &o->verbose, 0, 0, NULL, "GPU buffers and KV slabs in detail"},
+        {NULL, "--check-tensors", PDVM_ARG_FLAG, &o->check_tensors, 0, 0, NULL,
+         "check every tensor for NaN/Inf at load"},
+        {"-v", "--verbose", PDVM_ARG_FLAG, &o->verbose, 0, 0, NULL,
+         "GPU buffers, KV slabs and the dispatch plan"},
     };
     size_t n_args = sizeof args / sizeof args[0];
     int r = pdvm_args_parse("run", args, n_args, argc, argv);
@@ -71,8 +70,9 @@ static int parse_opts(int argc, char **argv, run_opts *o)
         return PDVM_EXIT_OK;
     }
     if (r != PDVM_ARGS_OK) return PDVM_EXIT_USAGE;
-    if (!o->model || !o->prompt) {
-        fprintf(stderr, "pdvm run: -m MODEL and -p PROMPT are required (see pdvm run --help)\n");
+    if (!o->model || !o->prompt == !o->file) {
+        fprintf(stderr, "pdvm run: -m MODEL and one of -p PROMPT or -f FILE are required "
+                        "(see pdvm run --help)\n");
         return PDVM_EXIT_USAGE;
     }
     if (strcmp(o->backend, "gpu") != 0 && strcmp(o->backend, "cpu") != 0) {
@@ -84,27 +84,35 @@ static int parse_opts(int argc, char **argv, run_opts *o)
 
 static int fail(const char *what, pdvm_status st)
 {
-    fprintf(stderr, "pdvm run: %s: %s\n", what, pdvm_last_error());
+    fprintf(stderr, "pdvm run: %s%s%s\n", what, what[0] ? ": " : "", pdvm_last_error());
     return pdvm_cli_exit_code(st);
 }
 
-static double now_s(void)
+static int load_prompt_text(const run_opts *o, run_state *rs)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+    if (o->prompt) {
+        rs->text_len = strlen(o->prompt);
+        rs->text = malloc(rs->text_len + 1);
+        if (!rs->text) return fprintf(stderr, "pdvm run: out of memory\n"), PDVM_EXIT_FAIL;
+        memcpy(rs->text, o->prompt, rs->text_len + 1);
+        return -1;
+    }
+    rs->text = pdvm_cli_read_file("run", o->file, &rs->text_len);
+    return rs->text ? -1 : PDVM_EXIT_USAGE;
 }
 
 static int tokenize_prompt(const run_opts *o, run_state *rs)
 {
-    bool add_bos = pdvm_tokenizer_add_bos(rs->model->tok);
-    size_t cap = strlen(o->prompt) + 3, n = 0; /* one id per byte, dummy prefix and BOS */
+    bool add_bos = pdvm_model_add_bos(rs->model);
+    size_t cap = rs->text_len + 3, n = 0; /* one id per byte, dummy prefix and BOS */
     rs->prompt = malloc(cap * sizeof *rs->prompt);
-    if (!rs->prompt) return fail("prompt", PDVM_ERR_NOMEM);
-    pdvm_status st = pdvm_tokenize(rs->model, o->prompt, add_bos, rs->prompt, cap, &n);
+    if (!rs->prompt) return fprintf(stderr, "pdvm run: out of memory\n"), PDVM_EXIT_FAIL;
+    pdvm_status st = pdvm_tokenize(rs->model, rs->text, add_bos, rs->prompt, cap, &n);
     if (st != PDVM_OK) return fail("tokenizing the prompt", st);
     rs->n_prompt = n;
-    uint32_t n_ctx = pdvm_session_resolve_n_ctx(rs->model, o->n_ctx);
+    /* The session's n_ctx as pdvm.h defines the default. */
+    uint32_t train = pdvm_model_hparams(rs->model)->n_ctx_train;
+    uint32_t n_ctx = o->n_ctx ? o->n_ctx : (train == 0 || train > 4096 ? 4096 : train);
     if (n == 0) {
         fprintf(stderr, "pdvm run: the prompt is empty and the model adds no BOS\n");
         return PDVM_EXIT_USAGE;
@@ -117,10 +125,12 @@ static int tokenize_prompt(const run_opts *o, run_state *rs)
     return -1;
 }
 
-static int open_all(const run_opts *o, run_state *rs)
+static int open_all(const run_opts *o, run_state *rs, pdvm_cli_progress *progress)
 {
-    pdvm_status st = pdvm_model_open(o->model, &rs->model);
-    if (st != PDVM_OK) return fail(o->model, st);
+    pdvm_model_params mp = pdvm_model_default_params();
+    mp.check_tensors = o->check_tensors;
+    pdvm_status st = pdvm_model_load(o->model, &mp, &rs->model);
+    if (st != PDVM_OK) return fail("", st); /* the message starts with the path */
     int r = tokenize_prompt(o, rs);
     if (r >= 0) return r;
     pdvm_session_params sp = pdvm_session_default_params();
@@ -129,9 +139,11 @@ static int open_all(const run_opts *o, run_state *rs)
     sp.unfused = o->unfused;
     sp.platform = o->platform;
     sp.verbose = o->verbose;
+    sp.progress = pdvm_cli_progress_cb;
+    sp.progress_user = progress;
     st = pdvm_session_create(rs->model, &sp, &rs->sess);
     if (st != PDVM_OK) return fail("creating the session", st);
-    st = pdvm_sampler_create(&o->sp, (uint32_t)rs->model->output.ne[1], &rs->smp);
+    st = pdvm_sampler_create(&o->sp, pdvm_model_hparams(rs->model)->n_vocab, &rs->smp);
     if (st != PDVM_OK) return fail("sampler", st);
     st = pdvm_detok_create(rs->model, &rs->detok);
     if (st != PDVM_OK) return fail("detokenizer", st);
@@ -145,6 +157,7 @@ static void close_all(run_state *rs)
     pdvm_session_free(rs->sess);
     pdvm_model_close(rs->model);
     free(rs->prompt);
+    free(rs->text);
 }
 
 static void report_start(const run_opts *o, const run_state *rs)
@@ -161,9 +174,9 @@ static void report_start(const run_opts *o, const run_state *rs)
                 st.platform[0] ? ", platform " : "", st.platform);
 }
 
-/* Echo the prompt as typed, and run its ids through the detokenizer so that
+/* Echo the prompt as given, and run its ids through the detokenizer so that
  * the first generated piece is not mistaken for the first after BOS. */
-static void echo_prompt(const run_opts *o, run_state *rs)
+static bool echo_prompt(run_state *rs)
 {
     char buf[1024];
     size_t len;
@@ -171,78 +184,68 @@ static void echo_prompt(const run_opts *o, run_state *rs)
         pdvm_detok_push(rs->detok, rs->prompt[i], buf, sizeof buf, &len);
         pdvm_sampler_accept(rs->smp, rs->prompt[i]);
     }
-    fputs(o->prompt, stdout);
-    fflush(stdout);
+    return pdvm_cli_write("run", rs->text, rs->text_len);
 }
 
-static pdvm_status emit_token(run_state *rs, int32_t tok)
+/* -1: go on; else the exit code. */
+static int emit_token(run_state *rs, int32_t tok)
 {
     char buf[1024];
     size_t len;
     pdvm_status st = pdvm_detok_push(rs->detok, tok, buf, sizeof buf, &len);
-    if (st != PDVM_OK) return st;
-    fwrite(buf, 1, len, stdout);
-    fflush(stdout);
-    return PDVM_OK;
+    if (st != PDVM_OK) return fail("detokenizing", st);
+    return pdvm_cli_write("run", buf, len) ? -1 : PDVM_EXIT_FAIL;
 }
 
-static uint64_t dispatches(const pdvm_session *s)
-{
-    pdvm_session_stats st;
-    pdvm_session_get_stats(s, &st);
-    return st.dispatches;
-}
-
-static int generate(const run_opts *o, run_state *rs, run_timing *t)
+static int generate(const run_opts *o, run_state *rs)
 {
     const float *logits;
-    double t0 = now_s();
     pdvm_status st = pdvm_session_eval(rs->sess, rs->prompt, rs->n_prompt, &logits);
-    t->prefill_s = now_s() - t0;
     if (st != PDVM_OK) return fail("prefill", st);
-    echo_prompt(o, rs); /* after the prefill, so that a failure leaves stdout empty */
-    uint64_t d0 = dispatches(rs->sess);
+    /* After the prefill, so that a failure leaves stdout empty. */
+    if (!echo_prompt(rs)) return PDVM_EXIT_FAIL;
     int32_t eos = pdvm_token_eos(rs->model);
     for (int32_t n_gen = 0; o->n_predict < 0 || n_gen < o->n_predict;) {
         int32_t tok = pdvm_sampler_sample(rs->smp, logits);
         if (tok == eos) break;
         pdvm_sampler_accept(rs->smp, tok);
         n_gen++;
-        if ((st = emit_token(rs, tok)) != PDVM_OK) return fail("detokenizing", st);
+        int r = emit_token(rs, tok);
+        if (r >= 0) return r;
         if (o->n_predict >= 0 && n_gen >= o->n_predict) break;
         if (pdvm_session_pos(rs->sess) >= pdvm_session_n_ctx(rs->sess)) {
             fprintf(stderr, "pdvm run: the context is full (%u positions); stopping "
                             "(raise -c for longer output)\n", pdvm_session_n_ctx(rs->sess));
             break;
         }
-        t0 = now_s();
-        st = pdvm_session_eval(rs->sess, &tok, 1, &logits);
-        t->decode_s += now_s() - t0;
-        if (st != PDVM_OK) return fail("decode", st);
-        t->decode_tokens++;
+        if ((st = pdvm_session_eval(rs->sess, &tok, 1, &logits)) != PDVM_OK)
+            return fail("decode", st);
     }
-    t->decode_dispatches = dispatches(rs->sess) - d0;
     return -1;
 }
 
-static void finish_output(run_state *rs)
+static int finish_output(run_state *rs)
 {
     char buf[64];
-    size_t len;
-    if (pdvm_detok_flush(rs->detok, buf, sizeof buf, &len) == PDVM_OK) fwrite(buf, 1, len, stdout);
-    fputc('\n', stdout);
-    fflush(stdout);
+    size_t len = 0;
+    if (pdvm_detok_flush(rs->detok, buf, sizeof buf, &len) != PDVM_OK) len = 0;
+    buf[len++] = '\n';
+    return pdvm_cli_write("run", buf, len) ? -1 : PDVM_EXIT_FAIL;
 }
 
-static void report_stats(const run_state *rs, const run_timing *t)
+/* The prompt's eval is the prefill; the decode figures cover the generated
+ * tokens. cpu_us_per_token: this thread's CPU time per decoded token. */
+static void report_stats(const pdvm_session_stats *s)
 {
-    double prefill_tps = t->prefill_s > 0 ? rs->n_prompt / t->prefill_s : 0.0;
-    double decode_tps = t->decode_s > 0 ? t->decode_tokens / t->decode_s : 0.0;
-    double per_token = t->decode_tokens ? (double)t->decode_dispatches / t->decode_tokens : 0.0;
-    fprintf(stderr, "stats: prefill_tokens=%zu prefill_tps=%.1f decode_tokens=%llu "
-                    "decode_tps=%.1f dispatches_per_token=%.1f\n",
-            rs->n_prompt, prefill_tps, (unsigned long long)t->decode_tokens, decode_tps,
-            per_token);
+    double prefill_tps = s->prefill_s > 0 ? s->prefill_tokens / s->prefill_s : 0.0;
+    double decode_tps = s->decode_s > 0 ? s->decode_tokens / s->decode_s : 0.0;
+    double n = s->decode_tokens ? (double)s->decode_tokens : 1.0;
+    fprintf(stderr, "stats: prefill_tokens=%llu prefill_tps=%.1f decode_tokens=%llu "
+                    "decode_tps=%.1f dispatches_per_token=%.1f cpu_us_per_token=%.1f\n",
+            (unsigned long long)s->prefill_tokens, prefill_tps,
+            (unsigned long long)s->decode_tokens, decode_tps,
+            s->decode_tokens ? (double)s->decode_dispatches / n : 0.0,
+            s->decode_tokens ? 1e6 * s->decode_cpu_s / n : 0.0);
 }
 
 int pdvm_cli_run(int argc, char **argv)
@@ -251,14 +254,17 @@ int pdvm_cli_run(int argc, char **argv)
     int r = parse_opts(argc, argv, &o);
     if (r >= 0) return r;
     run_state rs = {0};
-    run_timing t = {0};
-    r = open_all(&o, &rs);
+    pdvm_cli_progress progress = {.cmd = "run"};
+    pdvm_session_stats stats = {0};
+    r = load_prompt_text(&o, &rs);
+    if (r < 0) r = open_all(&o, &rs, &progress);
     if (r < 0) {
         report_start(&o, &rs);
-        r = generate(&o, &rs, &t);
-        if (r < 0) finish_output(&rs);
+        r = generate(&o, &rs);
+        if (r < 0) r = finish_output(&rs);
+        pdvm_session_get_stats(rs.sess, &stats);
     }
     close_all(&rs); /* before the stats, which must be the last line on stderr */
-    if (r < 0) report_stats(&rs, &t);
+    if (r < 0) report_stats(&stats);
     return r < 0 ? PDVM_EXIT_OK : r;
 }

@@ -71,7 +71,7 @@ static void walk_model(const pdvm_model *m, float *row)
     for (size_t i = 0; i < 3; i++)
         if (ts[i]->ne[0] <= MAX_ROW) pdvm_dequant_row(ts[i]->type, ts[i]->data, row, ts[i]->ne[0]);
     for (uint32_t l = 0; l < m->hp.n_layer; l++) {
-        const pdvm_tensor *w = &m->layers[l].w_down;
+        const pdvm_tensor *w = &m->layers[l].ffn_down;
         const uint8_t *last = (const uint8_t *)w->data + (uint64_t)(w->ne[1] - 1) * w->row_bytes;
         if (w->ne[0] <= MAX_ROW) pdvm_dequant_row(w->type, last, row, w->ne[0]);
     }

@@ -1,4 +1,6 @@
-#include "synthetic.h"
+/* Synthetic models (pdvm_bench.h): the exact shapes of real ones, from
+ * their published config.json files, with no file behind them. */
+#include "pdvm_bench.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -6,6 +8,7 @@
 
 #include "error.h"
 #include "gpu_types.h"
+#include "model.h"
 #include "quant.h"
 
 typedef struct synth_shape {
@@ -73,14 +76,14 @@ static void bind_layer(pdvm_layer *l, char (*names)[48], int i, const pdvm_hpara
 {
     const int64_t d = hp->n_embd, kv = (int64_t)hp->n_head_kv * hp->head_dim, ff = hp->n_ff;
     set_tensor(&l->attn_norm, names[0], "blk.%d.attn_norm.weight", i, type, d, 1);
-    set_tensor(&l->wq, names[1], "blk.%d.attn_q.weight", i, type, d, d);
-    set_tensor(&l->wk, names[2], "blk.%d.attn_k.weight", i, type, d, kv);
-    set_tensor(&l->wv, names[3], "blk.%d.attn_v.weight", i, type, d, kv);
-    set_tensor(&l->wo, names[4], "blk.%d.attn_output.weight", i, type, d, d);
+    set_tensor(&l->attn_q, names[1], "blk.%d.attn_q.weight", i, type, d, d);
+    set_tensor(&l->attn_k, names[2], "blk.%d.attn_k.weight", i, type, d, kv);
+    set_tensor(&l->attn_v, names[3], "blk.%d.attn_v.weight", i, type, d, kv);
+    set_tensor(&l->attn_output, names[4], "blk.%d.attn_output.weight", i, type, d, d);
     set_tensor(&l->ffn_norm, names[5], "blk.%d.ffn_norm.weight", i, type, d, 1);
-    set_tensor(&l->w_gate, names[6], "blk.%d.ffn_gate.weight", i, type, d, ff);
-    set_tensor(&l->w_up, names[7], "blk.%d.ffn_up.weight", i, type, d, ff);
-    set_tensor(&l->w_down, names[8], "blk.%d.ffn_down.weight", i, type, ff, d);
+    set_tensor(&l->ffn_gate, names[6], "blk.%d.ffn_gate.weight", i, type, d, ff);
+    set_tensor(&l->ffn_up, names[7], "blk.%d.ffn_up.weight", i, type, d, ff);
+    set_tensor(&l->ffn_down, names[8], "blk.%d.ffn_down.weight", i, type, ff, d);
 }
 
 static pdvm_hparams shape_hparams(const synth_shape *s)
@@ -158,7 +161,7 @@ void pdvm_synthetic_free(pdvm_model *m)
     free(st);
 }
 
-uint64_t pdvm_model_weight_bytes_per_token(const pdvm_model *m)
+uint64_t pdvm_bench_weight_bytes_per_token(const pdvm_model *m)
 {
     uint64_t bytes = m->output.nbytes + m->output_norm.nbytes + m->tok_embd.row_bytes;
     for (uint32_t i = 0; i < m->hp.n_layer; i++) {

@@ -5,7 +5,8 @@
 #include <string.h>
 
 #include "error.h"
-#include "gl_runtime.h"
+#include "util.h"
+#include "arena.h"
 #include "gpu_types.h"
 #include "quant.h"
 
@@ -16,7 +17,6 @@ uint64_t gpu_block_limit(int64_t max_ssbo_bytes)
     return (uint64_t)max_ssbo_bytes < cap ? (uint64_t)max_ssbo_bytes : cap;
 }
 
-static uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
 
 static pdvm_status check_tensor(const pdvm_tensor *t, bool norm)
 {
@@ -38,7 +38,7 @@ static uint32_t clamp_u32(uint32_t v, uint32_t lo, uint32_t hi)
 static uint64_t part_bytes(const gpu_group *g, const pdvm_hparams *hp, uint32_t a, uint32_t b,
                            uint64_t align, gpu_seg *segs)
 {
-    uint64_t bytes = g->norm ? align_up((uint64_t)hp->n_embd * 4, align) : 0;
+    uint64_t bytes = g->norm ? pdvm_align_up((uint64_t)hp->n_embd * 4, align) : 0;
     uint32_t start = 0;
     for (uint32_t s = 0; s < g->n_t; s++) {
         const pdvm_tensor *t = g->t[s];
@@ -50,7 +50,7 @@ static uint64_t part_bytes(const gpu_group *g, const pdvm_hparams *hp, uint32_t 
             start = end;
         }
         if (segs) segs[s] = (gpu_seg){t, lo, hi - lo, bytes};
-        bytes += align_up((uint64_t)(hi - lo) * t->row_bytes, align);
+        bytes += pdvm_align_up((uint64_t)(hi - lo) * t->row_bytes, align);
     }
     return bytes;
 }
@@ -126,8 +126,8 @@ static pdvm_status check_shapes(const pdvm_model *m)
                          hp->n_head, hp->n_head_kv, hp->head_dim, hp->n_rot);
     for (uint32_t l = 0; l < hp->n_layer; l++) {
         const pdvm_layer *L = &m->layers[l];
-        const pdvm_tensor *ts[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up,
-                                   &L->w_down};
+        const pdvm_tensor *ts[] = {&L->attn_q, &L->attn_k, &L->attn_v, &L->attn_output, &L->ffn_gate, &L->ffn_up,
+                                   &L->ffn_down};
         PDVM_TRY(check_tensor(&L->attn_norm, true));
         PDVM_TRY(check_tensor(&L->ffn_norm, true));
         for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) PDVM_TRY(check_tensor(ts[i], false));
@@ -149,10 +149,10 @@ static void make_groups(const pdvm_model *m, gpu_weight_plan *p)
     for (uint32_t l = 0; l < hp->n_layer; l++) {
         const pdvm_layer *L = &m->layers[l];
         gpu_group *g = &p->groups[4 * l];
-        init_group(&g[0], GPU_G_QKV, &L->attn_norm, &L->wq, &L->wk, &L->wv, hp->head_dim);
-        init_group(&g[1], GPU_G_O, NULL, &L->wo, NULL, NULL, 1);
-        init_group(&g[2], GPU_G_FFN_UP, &L->ffn_norm, &L->w_gate, &L->w_up, NULL, 1);
-        init_group(&g[3], GPU_G_DOWN, NULL, &L->w_down, NULL, NULL, 1);
+        init_group(&g[0], GPU_G_QKV, &L->attn_norm, &L->attn_q, &L->attn_k, &L->attn_v, hp->head_dim);
+        init_group(&g[1], GPU_G_O, NULL, &L->attn_output, NULL, NULL, 1);
+        init_group(&g[2], GPU_G_FFN_UP, &L->ffn_norm, &L->ffn_gate, &L->ffn_up, NULL, 1);
+        init_group(&g[3], GPU_G_DOWN, NULL, &L->ffn_down, NULL, NULL, 1);
     }
     init_group(&p->groups[4 * hp->n_layer], GPU_G_OUTPUT, &m->output_norm, &m->output, NULL,
                NULL, 1);
@@ -190,7 +190,7 @@ static pdvm_status place_parts(gpu_weight_plan *p, const pdvm_hparams *hp, uint6
     }
     p->total_bytes = 0;
     for (uint32_t b = 0; b < p->n_bufs; b++) {
-        p->buf_bytes[b] = align_up(p->buf_bytes[b], 16);
+        p->buf_bytes[b] = pdvm_align_up(p->buf_bytes[b], 16);
         p->total_bytes += p->buf_bytes[b];
     }
     return PDVM_OK;

@@ -1,6 +1,7 @@
 /* The GPU backend (backend.h): a session's context, plans, buffers and
  * the chain that evaluates tokens. Prompt tokens go through the decode
- * chain one by one; only the last one's logits are computed and read. */
+ * chain one by one; only the last one's logits are computed and read.
+ * Every entry point makes the session's own context current first. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,14 +44,33 @@ static void report(const gpu_state *s)
             mib(scratch_bytes(s)));
 }
 
-/* One step at position 0 builds every program the chain uses (or loads
- * it from the binary cache), so the first prompt token is not timed with
- * the compiler (H200, cold cache: prefill 14 tokens/s without). Position
- * 0's cache entries are written again by the session's first token. */
+pdvm_status gpu_state_chain(gpu_state *s, gpu_chain **out)
+{
+    gpu_chain *c = s->unfused ? &s->unfused_chain : &s->fused;
+    if (!c->planned) {
+        pdvm_status st = s->unfused ? gpu_chain_plan_unfused(s, c) : gpu_chain_plan_fused(s, c);
+        if (st == PDVM_OK) st = gpu_kernels_build(&s->k, s->progress, s->progress_user);
+        if (st != PDVM_OK) {
+            gpu_chain_free(c);
+            return st;
+        }
+        if (s->verbose) gpu_chain_print(c, stderr);
+    }
+    *out = c;
+    return PDVM_OK;
+}
+
+/* One step at position 0 through the planned chain, so drivers that
+ * compile at first dispatch do it now and the first prompt token is not
+ * timed with the compiler (H200, cold cache: prefill 14 tokens/s without).
+ * Position 0's cache entries are written again by the session's first
+ * token. */
 static pdvm_status warm_up(gpu_state *s)
 {
-    PDVM_TRY(s->unfused ? gpu_chain_unfused(s, 0, 0, true) : gpu_chain_fused(s, 0, 0, true));
-    pdvm_gl_finish(s->gl); /* drivers that compile at first dispatch do it now */
+    gpu_chain *c;
+    PDVM_TRY(gpu_state_chain(s, &c));
+    PDVM_TRY(gpu_chain_run(s, c, 0, 0, true));
+    pdvm_gl_finish(s->gl);
     return PDVM_OK;
 }
 
@@ -68,6 +88,8 @@ pdvm_status gpu_state_create(pdvm_gl *gl, const pdvm_model *m, const pdvm_sessio
     s->n_ctx = n_ctx;
     s->unfused = p && p->unfused;
     s->verbose = p && p->verbose;
+    s->progress = p ? p->progress : NULL;
+    s->progress_user = p ? p->progress_user : NULL;
     s->gl = gl;
     pdvm_status st = PDVM_OK;
     if (!gl) {
@@ -78,7 +100,6 @@ pdvm_status gpu_state_create(pdvm_gl *gl, const pdvm_model *m, const pdvm_sessio
     if (st == PDVM_OK) st = plan(s);
     if (st == PDVM_OK) st = gpu_upload_weights(s);
     if (st == PDVM_OK) st = gpu_alloc_kv_act(s);
-    if (st == PDVM_OK && s->unfused) st = gpu_alloc_scores(s);
     if (st == PDVM_OK) st = warm_up(s);
     if (st != PDVM_OK) {
         gpu_state_free(s);
@@ -96,6 +117,8 @@ void gpu_state_free(gpu_state *s)
         gpu_release_buffers(s);
         gpu_kernels_free(&s->k);
     }
+    gpu_chain_free(&s->fused);
+    gpu_chain_free(&s->unfused_chain);
     gpu_plan_weights_free(&s->wp);
     gpu_plan_kv_free(&s->kvp);
     if (s->own_gl) pdvm_gl_close(s->gl);
@@ -106,14 +129,12 @@ void gpu_state_free(gpu_state *s)
 pdvm_status gpu_state_eval(gpu_state *s, const int32_t *tokens, size_t n, uint32_t pos,
                            float *logits)
 {
+    gpu_chain *c;
+    PDVM_TRY(gpu_state_chain(s, &c));
     uint64_t before = pdvm_gl_dispatch_count(s->gl);
     pdvm_status st = PDVM_OK;
-    for (size_t i = 0; i < n && st == PDVM_OK; i++) {
-        bool last = i + 1 == n;
-        uint32_t p = pos + (uint32_t)i;
-        st = s->unfused ? gpu_chain_unfused(s, tokens[i], p, last)
-                        : gpu_chain_fused(s, tokens[i], p, last);
-    }
+    for (size_t i = 0; i < n && st == PDVM_OK; i++)
+        st = gpu_chain_run(s, c, tokens[i], pos + (uint32_t)i, i + 1 == n);
     s->eval_dispatches += pdvm_gl_dispatch_count(s->gl) - before;
     PDVM_TRY(st);
     if (!logits) return PDVM_OK;
@@ -135,7 +156,9 @@ static pdvm_status gpu_create(const pdvm_model *m, const pdvm_session_params *p,
 static pdvm_status gpu_eval(void *state, const int32_t *tokens, size_t n, uint32_t pos,
                             float *logits)
 {
-    return gpu_state_eval(state, tokens, n, pos, logits);
+    gpu_state *s = state;
+    PDVM_TRY(pdvm_gl_make_current(s->gl));
+    return gpu_state_eval(s, tokens, n, pos, logits);
 }
 
 static void gpu_stats(const void *state, pdvm_session_stats *out)
@@ -149,7 +172,51 @@ static void gpu_stats(const void *state, pdvm_session_stats *out)
     snprintf(out->platform, sizeof out->platform, "%s", pdvm_gl_platform_name(s->gl));
 }
 
-static void gpu_destroy(void *state) { gpu_state_free(state); }
+static void gpu_destroy(void *state)
+{
+    gpu_state *s = state;
+    /* Buffers and programs are deleted on the current context: make it ours
+     * (if that fails, the context goes with its objects anyway). */
+    if (s && s->gl) pdvm_gl_make_current(s->gl);
+    gpu_state_free(s);
+}
 
-const pdvm_backend_ops pdvm_backend_gpu_ops = {"gpu", gpu_create, gpu_eval, gpu_stats,
-                                               gpu_destroy};
+static pdvm_status gpu_set_profile(void *state, bool on)
+{
+    gpu_state *s = state;
+    PDVM_TRY(pdvm_gl_make_current(s->gl));
+    if (on && !s->k.profile) s->k.n_prof = 0;
+    s->k.profile = on;
+    return PDVM_OK;
+}
+
+static int by_total_desc(const void *a, const void *b)
+{
+    double x = ((const pdvm_profile_entry *)a)->total_us;
+    double y = ((const pdvm_profile_entry *)b)->total_us;
+    return (x < y) - (x > y);
+}
+
+static size_t gpu_get_profile(void *state, pdvm_profile_entry *out, size_t cap)
+{
+    gpu_state *s = state;
+    qsort(s->k.prof, s->k.n_prof, sizeof *s->k.prof, by_total_desc);
+    size_t n = s->k.n_prof < cap ? s->k.n_prof : cap;
+    memcpy(out, s->k.prof, n * sizeof *out);
+    return n;
+}
+
+static pdvm_status gpu_set_unfused(void *state, bool unfused)
+{
+    gpu_state *s = state;
+    PDVM_TRY(pdvm_gl_make_current(s->gl));
+    s->unfused = unfused;
+    gpu_chain *c;
+    return gpu_state_chain(s, &c);
+}
+
+const pdvm_backend_ops pdvm_backend_gpu_ops = {
+    .name = "gpu", .create = gpu_create, .eval = gpu_eval, .stats = gpu_stats,
+    .destroy = gpu_destroy, .set_profile = gpu_set_profile, .get_profile = gpu_get_profile,
+    .set_unfused = gpu_set_unfused,
+};
