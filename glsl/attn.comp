@@ -97,9 +97,11 @@ void main()
         act[base + 3u + 2u * t] = total.y;
     }
 #else
+    // Only the group writes: with head sizes whose pairs do not divide the
+    // workgroup (130..254) the invocations past it hold no sums.
     for (uint k = 0u; k < uint(VPP); k++) {
         uint pair = v_pair(k);
-        if (pair < uint(V_PAIRS)) {
+        if (g < uint(VG) && pair < uint(V_PAIRS)) {
             act[base + 2u + 2u * pair] = acc[k].x;
             act[base + 3u + 2u * pair] = acc[k].y;
         }

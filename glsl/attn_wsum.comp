@@ -37,6 +37,11 @@ void main()
 #if VG > 1
     acc[0] = v_group_total(acc[0]);
     if (gl_LocalInvocationIndex >= uint(V_PAIRS)) return;
+#else
+    // Invocations past the one group (head sizes whose pairs do not divide
+    // the workgroup, 130..254) hold nothing: they must not write zeros over
+    // the group's sums.
+    if (g >= uint(VG)) return;
 #endif
     for (uint k = 0u; k < uint(VPP); k++) {
         uint pair = v_pair(k);

@@ -178,7 +178,7 @@ typedef enum pdvm_rope_type {
 /* Hyperparameters as bound from GGUF metadata (llama.cpp key names in
  * brackets). All counts are in elements. */
 typedef struct pdvm_hparams {
-    char arch[32];          /* general.architecture */
+    char arch[32];          /* general.architecture: llama, qwen2, qwen3, phi3, gemma2, gemma3 */
     uint32_t n_vocab;       /* tokenizer.ggml.tokens length, else token_embd ne[1] */
     uint32_t n_ctx_train;   /* {arch}.context_length */
     uint32_t n_embd;        /* {arch}.embedding_length */
@@ -186,11 +186,14 @@ typedef struct pdvm_hparams {
     uint32_t n_ff;          /* {arch}.feed_forward_length */
     uint32_t n_head;        /* {arch}.attention.head_count */
     uint32_t n_head_kv;     /* {arch}.attention.head_count_kv (default n_head) */
-    uint32_t head_dim;      /* n_embd / n_head */
+    uint32_t head_dim;      /* {arch}.attention.key_length (default n_embd / n_head;
+                             * value_length must equal it) */
     uint32_t n_rot;         /* {arch}.rope.dimension_count (default head_dim) */
-    float rms_eps;          /* {arch}.attention.layer_norm_rms_epsilon (default 1e-5) */
+    float rms_eps;          /* {arch}.attention.layer_norm_rms_epsilon */
     float rope_freq_base;   /* {arch}.rope.freq_base (default 10000) */
     pdvm_rope_type rope_type;
+    uint32_t n_swa;         /* {arch}.attention.sliding_window: positions a
+                             * sliding-window layer attends to (0: none) */
 } pdvm_hparams;
 
 typedef struct pdvm_model pdvm_model;

@@ -24,7 +24,7 @@ static pdvm_status plan(gpu_state *s)
     s->block = gpu_block_limit(lim->max_ssbo_bytes);
     uint64_t align = lim->ssbo_align > 16 ? (uint64_t)lim->ssbo_align : 16;
     PDVM_TRY(gpu_plan_weights(s->m, s->block, align, &s->wp));
-    PDVM_TRY(gpu_plan_kv(hp, s->n_ctx, s->block, align, &s->kvp));
+    PDVM_TRY(gpu_plan_kv(s->m, s->n_ctx, s->block, align, &s->kvp));
     uint32_t spl = s->kvp.slabs_per_layer;
     uint32_t slots = gpu_max_slots_fit(&s->k, hp, GPU_ATTN_MAX_CHUNKS + spl);
     if (slots <= spl)

@@ -61,10 +61,12 @@ static uint32_t chunk_len(const gpu_state *s, uint32_t n_pos)
 
 /* What changes per token, and where. */
 typedef struct token_ctx {
-    uint32_t token, pos, n_pos, chunk;
-    uint32_t slots; /* partial slots the current layer's D2 has written */
+    uint32_t token, pos;
+    uint32_t n_valid, chunk; /* the current layer's cache slots in use, chunking */
+    uint32_t slots;          /* partial slots the current layer's D2 has written */
 } token_ctx;
 
+/* The slab holding this position's slot: K/V buffers and where in them. */
 static void set_slab(gpu_state *s, gpu_step *st, uint32_t layer, uint32_t pos, int u_k, int u_v,
                      int u_stride, int u_t)
 {
@@ -74,14 +76,23 @@ static void set_slab(gpu_state *s, gpu_step *st, uint32_t layer, uint32_t pos, i
     st->val[u_k] = (uint32_t)slab->word;
     st->val[u_v] = (uint32_t)slab->word;
     st->val[u_stride] = slab->n_pos;
-    st->val[u_t] = pos - slab->pos0;
+    st->val[u_t] = gpu_kv_slot(&s->kvp, layer, pos) - slab->pos0;
 }
 
-/* Positions of the slab this token's attention reads (0: none). */
-static uint32_t slab_positions(const gpu_kv_slab *slab, uint32_t n_pos)
+/* A new layer: the slots its attention reads (a window's ring is read in
+ * slot order: softmax does not care about the order of positions). */
+static void start_layer(const gpu_state *s, token_ctx *t, uint32_t layer)
 {
-    if (slab->pos0 >= n_pos) return 0;
-    return n_pos - slab->pos0 < slab->n_pos ? n_pos - slab->pos0 : slab->n_pos;
+    t->n_valid = gpu_kv_valid(&s->kvp, layer, t->pos);
+    t->chunk = chunk_len(s, t->n_valid);
+    t->slots = 0;
+}
+
+/* Slots of the slab this token's attention reads (0: none). */
+static uint32_t slab_positions(const gpu_kv_slab *slab, uint32_t n_valid)
+{
+    if (slab->pos0 >= n_valid) return 0;
+    return n_valid - slab->pos0 < slab->n_pos ? n_valid - slab->pos0 : slab->n_pos;
 }
 
 /* Patch cs for this token; false when it does not run for it. */
@@ -99,14 +110,15 @@ static bool patch(gpu_state *s, gpu_chain_step *cs, token_ctx *t)
     case GPU_STEP_QKV:
         set_slab(s, st, cs->layer, t->pos, GPU_QKV_U_KV_K, GPU_QKV_U_KV_V, GPU_QKV_U_KV_STRIDE,
                  GPU_QKV_U_KV_T);
-        t->slots = 0;
+        start_layer(s, t, cs->layer);
         return true;
     case GPU_STEP_KV_WRITE:
         set_slab(s, st, cs->layer, t->pos, GPU_KVW_U_KV_K, GPU_KVW_U_KV_V, GPU_KVW_U_KV_STRIDE,
                  GPU_KVW_U_KV_T);
+        start_layer(s, t, cs->layer);
         return true;
     case GPU_STEP_ATTN:
-        if ((n = slab_positions(cs->slab, t->n_pos)) == 0) return false;
+        if ((n = slab_positions(cs->slab, t->n_valid)) == 0) return false;
         st->val[GPU_ATTN_U_N] = n;
         st->val[GPU_ATTN_U_CHUNK] = t->chunk;
         st->val[GPU_ATTN_U_SLOT0] = t->slots;
@@ -115,15 +127,15 @@ static bool patch(gpu_state *s, gpu_chain_step *cs, token_ctx *t)
         return true;
     case GPU_STEP_COMBINE: st->val[GPU_MV_U_NSLOTS] = t->slots; return true;
     case GPU_STEP_SCORES:
-        if ((n = slab_positions(cs->slab, t->n_pos)) == 0) return false;
+        if ((n = slab_positions(cs->slab, t->n_valid)) == 0) return false;
         st->val[GPU_SCORES_U_N] = n;
         gpu_scores_grid(&s->k, n, st);
         return true;
     case GPU_STEP_WSUM:
-        if ((n = slab_positions(cs->slab, t->n_pos)) == 0) return false;
+        if ((n = slab_positions(cs->slab, t->n_valid)) == 0) return false;
         st->val[GPU_WSUM_U_N] = n;
         return true;
-    case GPU_STEP_SOFTMAX: st->val[GPU_SOFTMAX_U_N] = t->n_pos; return true;
+    case GPU_STEP_SOFTMAX: st->val[GPU_SOFTMAX_U_N] = t->n_valid; return true;
     }
     return true;
 }
@@ -132,7 +144,7 @@ pdvm_status gpu_chain_run(gpu_state *s, gpu_chain *c, int32_t token, uint32_t po
                           bool want_logits)
 {
     PDVM_TRY(write_rope_table(s, pos));
-    token_ctx t = {(uint32_t)token, pos, pos + 1, chunk_len(s, pos + 1), 0};
+    token_ctx t = {.token = (uint32_t)token, .pos = pos};
     for (uint32_t i = 0; i < c->n; i++) {
         gpu_chain_step *cs = &c->steps[i];
         if (cs->output && !want_logits) break;

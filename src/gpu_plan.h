@@ -69,8 +69,11 @@ typedef struct gpu_weight_plan {
     uint64_t align;
 } gpu_weight_plan;
 
-/* One KV slab: positions [pos0, pos0 + n_pos) of one layer, for all KV
- * heads ([kv_head][pos][head_dim] f16), at word `word` of buffer `buf`. */
+/* One KV slab: cache slots [pos0, pos0 + n_pos) of one layer, for all KV
+ * heads ([kv_head][slot][head_dim] f16), at word `word` of buffer `buf`.
+ * A slot is the position itself, or for a sliding-window layer (a ring of
+ * n_swa slots) the position modulo n_swa. Unused slab entries of a layer
+ * with fewer slabs have n_pos 0 and pos0 UINT32_MAX. */
 typedef struct gpu_kv_slab {
     uint32_t buf;
     uint64_t word;
@@ -79,8 +82,9 @@ typedef struct gpu_kv_slab {
 
 typedef struct gpu_kv_plan {
     uint32_t n_ctx;
-    uint32_t slabs_per_layer;
+    uint32_t slabs_per_layer; /* the most any layer has */
     uint32_t pos_per_slab;
+    uint32_t *held;     /* [layer]: slots kept: n_ctx, or a window's n_swa (a ring) */
     gpu_kv_slab *slabs; /* [layer * slabs_per_layer + s]; K and V use the same layout */
     uint64_t *buf_bytes;
     uint32_t n_bufs;    /* per cache (K and V have n_bufs each) */
@@ -117,11 +121,19 @@ void gpu_plan_weights_free(gpu_weight_plan *p);
  * group whose first segment holds the token_embd rows: OUTPUT when tied. */
 gpu_group *gpu_plan_group(const gpu_weight_plan *p, uint32_t layer, gpu_group_kind kind);
 
-pdvm_status gpu_plan_kv(const pdvm_hparams *hp, uint32_t n_ctx, uint64_t block, uint64_t align,
+/* The KV cache of model m for n_ctx positions: sliding-window layers keep
+ * a ring of n_swa slots (Gemma 3 1B at 8192 positions: a fraction of the
+ * full cache). Errors: PDVM_ERR_UNSUPPORTED (one position over the block
+ * limit), PDVM_ERR_NOMEM. */
+pdvm_status gpu_plan_kv(const pdvm_model *m, uint32_t n_ctx, uint64_t block, uint64_t align,
                         gpu_kv_plan *out);
 void gpu_plan_kv_free(gpu_kv_plan *p);
-/* Slab of layer l holding position pos. */
+/* The slot of position pos in layer l, and the slab holding that slot. */
+uint32_t gpu_kv_slot(const gpu_kv_plan *p, uint32_t layer, uint32_t pos);
 const gpu_kv_slab *gpu_kv_slab_at(const gpu_kv_plan *p, uint32_t layer, uint32_t pos);
+/* Slots a step at position pos attends to in layer l (all valid ones:
+ * min(pos + 1, held)). */
+uint32_t gpu_kv_valid(const gpu_kv_plan *p, uint32_t layer, uint32_t pos);
 
 /* max_slots: attention partial slots per head (chunks over all KV slabs)
  * the activation buffer holds. */

@@ -1,9 +1,10 @@
 /* {arch}.* hyperparameters, with llama.cpp's defaults where it has one
- * (head_count_kv = head_count, rope.freq_base = 10000, rope.dimension_count
- * = head_dim) and an error naming the key where it has none (context_length,
- * embedding_length, block_count, layer_norm_rms_epsilon for llama). Counts
- * llama.cpp reads as optional but cannot run without (feed_forward_length,
- * head_count) are required here too. */
+ * (head_count_kv = head_count, key_length = n_embd / head_count,
+ * rope.freq_base = 10000, rope.dimension_count = head_dim, the sliding
+ * window and soft-caps of the row) and an error naming the key where it has
+ * none (context_length, embedding_length, block_count,
+ * layer_norm_rms_epsilon). Counts llama.cpp reads as optional but cannot
+ * run without (feed_forward_length, head_count) are required here too. */
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -122,29 +123,67 @@ static pdvm_status read_counts(keys *k, pdvm_hparams *hp)
 
 static pdvm_status check_heads(const keys *k, pdvm_hparams *hp)
 {
-    if (hp->n_embd % hp->n_head != 0)
+    /* Qwen3's key_length differs from n_embd / n_head; pdvm_hparams has one
+     * head size, so value_length must equal it. */
+    char key[96];
+    key_name(k, "attention.key_length", key, sizeof key);
+    if (pdvm_gguf_find_key(k->g, key) < 0 && hp->n_embd % hp->n_head != 0)
         return pdvm_fail(PDVM_ERR_FORMAT, "%s.embedding_length %" PRIu32 " is not a multiple "
-                         "of attention.head_count %" PRIu32, k->arch, hp->n_embd, hp->n_head);
+                         "of attention.head_count %" PRIu32 " (and no key_length)", k->arch,
+                         hp->n_embd, hp->n_head);
     if (hp->n_head % hp->n_head_kv != 0)
         return pdvm_fail(PDVM_ERR_FORMAT, "%s.attention.head_count %" PRIu32 " is not a "
                          "multiple of head_count_kv %" PRIu32, k->arch, hp->n_head,
                          hp->n_head_kv);
     hp->head_dim = hp->n_embd / hp->n_head;
-    /* pdvm_hparams has one head_dim: a different key/value length is a
-     * model we cannot describe. */
-    static const char *const lengths[] = {"attention.key_length", "attention.value_length"};
-    for (size_t i = 0; i < 2; i++) {
-        uint32_t len = hp->head_dim;
-        PDVM_TRY(get_count(k, lengths[i], false, false, &len));
-        if (len != hp->head_dim)
-            return pdvm_fail(PDVM_ERR_UNSUPPORTED, "%s.%s %" PRIu32 " differs from n_embd / "
-                             "n_head = %" PRIu32 ": not supported", k->arch, lengths[i], len,
-                             hp->head_dim);
-    }
+    PDVM_TRY(get_count(k, "attention.key_length", false, false, &hp->head_dim));
+    PDVM_TRY(positive(k, "attention.key_length", hp->head_dim));
+    uint32_t v_len = hp->head_dim;
+    PDVM_TRY(get_count(k, "attention.value_length", false, false, &v_len));
+    if (v_len != hp->head_dim)
+        return pdvm_fail(PDVM_ERR_UNSUPPORTED, "%s.attention.value_length %" PRIu32 " differs "
+                         "from the key length %" PRIu32 ": not supported", k->arch, v_len,
+                         hp->head_dim);
     return PDVM_OK;
 }
 
-static pdvm_status read_rope(const keys *k, bool n_rot_is_head_dim, pdvm_hparams *hp)
+/* Optional float that may be zero or negative: only finiteness checked. */
+static pdvm_status get_any_float(const keys *k, const char *suffix, float *out)
+{
+    char key[96];
+    key_name(k, suffix, key, sizeof key);
+    if (pdvm_gguf_find_key(k->g, key) < 0) return PDVM_OK;
+    if (!pdvm_gguf_get_f32(k->g, key, out)) return wrong_type(k, key, "f32");
+    if (!isfinite(*out)) return pdvm_fail(PDVM_ERR_FORMAT, "%s is not finite", key);
+    return PDVM_OK;
+}
+
+/* rope.scaling.type: none, linear (the default, with rope.scaling.factor)
+ * and longrope (frequency factors as tensors, rope.scaling.attn_factor)
+ * are what these families use; YaRN and the rest are refused by name. */
+static pdvm_status read_rope_scaling(const keys *k, const pdvm_hparams *hp, pdvm_arch_params *ap)
+{
+    char key[96];
+    gguf_str s;
+    key_name(k, "rope.scaling.type", key, sizeof key);
+    bool none = false;
+    if (pdvm_gguf_get_str(k->g, key, &s)) {
+        none = gguf_str_eq(s, "none");
+        if (!none && !gguf_str_eq(s, "linear") && !gguf_str_eq(s, "longrope"))
+            return pdvm_fail(PDVM_ERR_UNSUPPORTED, "%s '%.*s' is not supported (none, linear "
+                             "and longrope are)", key, s.len > 32 ? 32 : (int)s.len, s.ptr);
+    }
+    float factor = 0.0f;
+    PDVM_TRY(get_any_float(k, "rope.scaling.factor", &factor));
+    ap->rope_freq_scale = none || factor == 0.0f ? 1.0f : 1.0f / factor;
+    ap->rope_attn_factor = 1.0f;
+    PDVM_TRY(get_any_float(k, "rope.scaling.attn_factor", &ap->rope_attn_factor));
+    ap->n_ctx_orig = hp->n_ctx_train;
+    return get_count(k, "rope.scaling.original_context_length", false, false, &ap->n_ctx_orig);
+}
+
+static pdvm_status read_rope(const keys *k, bool n_rot_is_head_dim, pdvm_hparams *hp,
+                             pdvm_arch_params *ap)
 {
     hp->n_rot = hp->head_dim;
     PDVM_TRY(get_count(k, "rope.dimension_count", false, false, &hp->n_rot));
@@ -158,12 +197,72 @@ static pdvm_status read_rope(const keys *k, bool n_rot_is_head_dim, pdvm_hparams
                          hp->head_dim);
     hp->rope_freq_base = 10000.0f;
     PDVM_TRY(get_float(k, "rope.freq_base", false, &hp->rope_freq_base));
+    return read_rope_scaling(k, hp, ap);
+}
+
+/* llama.cpp's load_swa_pattern: a per-layer bool array, else a u32 period
+ * p (layer il is a window layer when il % p < p - 1; 0: every layer). */
+static pdvm_status read_swa_pattern(const keys *k, uint32_t pattern, pdvm_arch_params *ap)
+{
     char key[96];
-    gguf_str s;
-    key_name(k, "rope.scaling.type", key, sizeof key);
-    if (pdvm_gguf_get_str(k->g, key, &s) && !gguf_str_eq(s, "none"))
-        return pdvm_fail(PDVM_ERR_UNSUPPORTED, "%s '%.*s' is not supported yet", key,
-                         s.len > 32 ? 32 : (int)s.len, s.ptr);
+    key_name(k, "attention.sliding_window_pattern", key, sizeof key);
+    int64_t i = pdvm_gguf_find_key(k->g, key);
+    if (i >= 0 && pdvm_gguf_kv_type(k->g, (uint64_t)i) == GGUF_TYPE_ARRAY) {
+        gguf_value v;
+        pdvm_gguf_kv_value(k->g, (uint64_t)i, &v);
+        if (v.n != k->n_layer || v.elem_type != GGUF_TYPE_BOOL)
+            return pdvm_fail(PDVM_ERR_FORMAT, "%s must be %" PRIu32 " bools", key, k->n_layer);
+        for (uint64_t l = 0; l < v.n; l++) {
+            gguf_value e;
+            pdvm_gguf_kv_item(k->g, (uint64_t)i, l, &e);
+            ap->swa[l] = e.v.b;
+        }
+        return PDVM_OK;
+    }
+    PDVM_TRY(get_count(k, "attention.sliding_window_pattern", false, false, &pattern));
+    for (uint32_t l = 0; l < k->n_layer; l++)
+        ap->swa[l] = pattern == 0 || l % pattern < pattern - 1;
+    return PDVM_OK;
+}
+
+/* Sliding windows (gemma2 always, gemma3 when the file gives a window),
+ * their RoPE base and scale. */
+static pdvm_status read_swa(const keys *k, const pdvm_arch *row, pdvm_hparams *hp,
+                            pdvm_arch_params *ap)
+{
+    hp->n_swa = row->n_swa;
+    PDVM_TRY(get_count(k, "attention.sliding_window", false, false, &hp->n_swa));
+    ap->rope_freq_base_swa = row->swa_base_is_base ? hp->rope_freq_base : 10000.0f;
+    ap->rope_freq_scale_swa = row->swa_base_is_base ? ap->rope_freq_scale : 1.0f;
+    memset(ap->swa, 0, sizeof ap->swa);
+    if (row->swa_pattern == 0 || hp->n_swa == 0) {
+        hp->n_swa = 0; /* phi3 declares one; llama.cpp leaves it off */
+        return PDVM_OK;
+    }
+    PDVM_TRY(get_float(k, "rope.freq_base_swa", false, &ap->rope_freq_base_swa));
+    return read_swa_pattern(k, row->swa_pattern, ap);
+}
+
+/* Activation, embedding and query scales, soft-caps. */
+static pdvm_status read_math(const keys *k, const pdvm_arch *row, const pdvm_hparams *hp,
+                             pdvm_arch_params *ap)
+{
+    ap->act = row->act;
+    ap->embd_scale = row->embd_scale ? sqrtf((float)hp->n_embd) : 1.0f;
+    ap->attn_scale = 1.0f / sqrtf((float)hp->head_dim);
+    if (row->big_n_layer && hp->n_layer == row->big_n_layer)
+        ap->attn_scale = 1.0f / sqrtf((float)(hp->n_embd / hp->n_head));
+    if (row->attn_scale_key) {
+        float s = 0.0f;
+        PDVM_TRY(get_any_float(k, "attention.scale", &s));
+        if (s != 0.0f) ap->attn_scale = s;
+    }
+    ap->attn_softcap = row->attn_softcap;
+    ap->final_softcap = row->final_softcap;
+    if (row->attn_softcap != 0.0f) PDVM_TRY(get_float(k, "attn_logit_softcapping", false,
+                                                      &ap->attn_softcap));
+    if (row->softcap_keys) PDVM_TRY(get_any_float(k, "final_logit_softcapping",
+                                                  &ap->final_softcap));
     return PDVM_OK;
 }
 
@@ -187,12 +286,15 @@ static pdvm_status read_vocab(const pdvm_gguf *g, pdvm_hparams *hp)
     return PDVM_OK;
 }
 
-pdvm_status pdvm_bind_hparams(const pdvm_gguf *g, bool n_rot_is_head_dim, pdvm_hparams *hp)
+pdvm_status pdvm_bind_hparams(const pdvm_gguf *g, const pdvm_arch *row, pdvm_hparams *hp,
+                              pdvm_arch_params *ap)
 {
     keys k = {g, hp->arch, 0};
     PDVM_TRY(read_counts(&k, hp));
     PDVM_TRY(check_heads(&k, hp));
-    PDVM_TRY(read_rope(&k, n_rot_is_head_dim, hp));
+    PDVM_TRY(read_rope(&k, row->n_rot_is_head_dim, hp, ap));
     PDVM_TRY(get_float(&k, "attention.layer_norm_rms_epsilon", true, &hp->rms_eps));
+    PDVM_TRY(read_swa(&k, row, hp, ap));
+    PDVM_TRY(read_math(&k, row, hp, ap));
     return read_vocab(g, hp);
 }

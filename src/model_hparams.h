@@ -6,24 +6,28 @@
 #include <stdbool.h>
 
 #include "gguf.h"
+#include "model.h"
+#include "model_arch.h"
 #include "pdvm.h"
 
 /* Tensor dimensions a binding can ask for, resolved from pdvm_hparams. */
 typedef enum pdvm_dim {
     PDVM_DIM_ONE,
     PDVM_DIM_EMBD,
-    PDVM_DIM_Q,     /* n_head * head_dim */
-    PDVM_DIM_KV,    /* n_head_kv * head_dim */
+    PDVM_DIM_Q,       /* n_head * head_dim */
+    PDVM_DIM_KV,      /* n_head_kv * head_dim */
     PDVM_DIM_FF,
+    PDVM_DIM_FF2,     /* 2 * n_ff: phi3's fused ffn_up */
     PDVM_DIM_VOCAB,
+    PDVM_DIM_HEAD,    /* head_dim: Q/K norms */
+    PDVM_DIM_ROT2,    /* n_rot / 2: RoPE factors */
 } pdvm_dim;
 
-/* llama.cpp's LLAMA_MAX_LAYERS. */
-#define PDVM_MAX_LAYERS 512
-
-/* Fill every field of hp except arch and rope_type (set by the caller from
- * the architecture row). n_rot_is_head_dim: llama.cpp rejects an n_rot
- * other than head_dim for this architecture. */
-pdvm_status pdvm_bind_hparams(const pdvm_gguf *g, bool n_rot_is_head_dim, pdvm_hparams *hp);
+/* Fill every field of hp and ap except hp->arch and hp->rope_type (set by
+ * the caller from the row), with llama.cpp's defaults where it has one.
+ * Errors: PDVM_ERR_FORMAT naming the key, PDVM_ERR_UNSUPPORTED (a RoPE
+ * scaling type, per-layer values that differ, value_length != key_length). */
+pdvm_status pdvm_bind_hparams(const pdvm_gguf *g, const pdvm_arch *row, pdvm_hparams *hp,
+                              pdvm_arch_params *ap);
 
 #endif

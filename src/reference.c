@@ -1,7 +1,9 @@
 /* The float32 reference forward pass (see reference.h). Written to be read
- * next to the llama architecture description; speed comes only from not
+ * next to llama.cpp's src/models/<arch>.cpp; speed comes only from not
  * doing anything clever that could hide a bug. Sums of squares and softmax
- * denominators are accumulated in double, as ggml does. */
+ * denominators are accumulated in double, as ggml does. What differs
+ * between architectures comes from the bound model: which tensors a layer
+ * has (biases, Q/K norms, post-norms) and pdvm_arch_params. */
 #include "reference.h"
 
 #include <math.h>
@@ -10,6 +12,7 @@
 
 #include "error.h"
 #include "quant.h"
+#include "rope.h"
 
 /* ---------------------------------------------------------------- kernels */
 
@@ -31,20 +34,10 @@ void pdvm_ref_matvec(const pdvm_tensor *w, const float *x, float *y)
 void pdvm_ref_rope(float *v, uint32_t n_head, uint32_t head_dim, uint32_t n_rot, uint32_t pos,
                    float freq_base, pdvm_rope_type type)
 {
-    uint32_t half = n_rot / 2;
-    for (uint32_t i = 0; i < half; i++) {
-        double theta = (double)pos * pow((double)freq_base, -2.0 * i / n_rot);
-        float c = (float)cos(theta), s = (float)sin(theta);
-        /* NORM pairs neighbours, NEOX pairs dimension i with i + n_rot/2. */
-        uint32_t a = type == PDVM_ROPE_NEOX ? i : 2 * i;
-        uint32_t b = type == PDVM_ROPE_NEOX ? i + half : 2 * i + 1;
-        for (uint32_t h = 0; h < n_head; h++) {
-            float *hv = v + (size_t)h * head_dim;
-            float x0 = hv[a], x1 = hv[b];
-            hv[a] = x0 * c - x1 * s;
-            hv[b] = x0 * s + x1 * c;
-        }
-    }
+    float cs[2 * 512];
+    pdvm_rope_cfg c = {n_rot, freq_base, 1.0f, NULL, 1.0f};
+    pdvm_rope_table(&c, pos, cs);
+    pdvm_rope_apply(v, n_head, head_dim, n_rot, cs, type);
 }
 
 static float dot_f32(const float *a, const float *b, uint32_t n)
@@ -54,20 +47,26 @@ static float dot_f32(const float *a, const float *b, uint32_t n)
     return sum;
 }
 
-/* Two passes (max, then weights) so no buffer of n_pos scores is needed. */
-void pdvm_ref_attention_head(const float *q, const float *k, const float *v, uint32_t n_pos,
-                             uint32_t head_dim, size_t kv_stride, float *out)
+static float score(const float *q, const float *k, uint32_t hd, float scale, float softcap)
 {
-    float scale = 1.0f / sqrtf((float)head_dim);
+    float s = dot_f32(q, k, hd) * scale;
+    return softcap > 0.0f ? tanhf(s / softcap) * softcap : s;
+}
+
+/* Two passes (max, then weights) so no buffer of n_pos scores is needed. */
+void pdvm_ref_attention_ext(const float *q, const float *k, const float *v, uint32_t n_pos,
+                            uint32_t head_dim, size_t kv_stride, float scale, float softcap,
+                            float *out)
+{
     float max = -INFINITY;
     for (uint32_t t = 0; t < n_pos; t++) {
-        float sc = dot_f32(q, k + t * kv_stride, head_dim) * scale;
+        float sc = score(q, k + t * kv_stride, head_dim, scale, softcap);
         if (sc > max) max = sc;
     }
     memset(out, 0, head_dim * sizeof *out);
     double sum = 0.0;
     for (uint32_t t = 0; t < n_pos; t++) {
-        float p = expf(dot_f32(q, k + t * kv_stride, head_dim) * scale - max);
+        float p = expf(score(q, k + t * kv_stride, head_dim, scale, softcap) - max);
         sum += p;
         const float *vt = v + t * kv_stride;
         for (uint32_t d = 0; d < head_dim; d++) out[d] += p * vt[d];
@@ -76,12 +75,28 @@ void pdvm_ref_attention_head(const float *q, const float *k, const float *v, uin
     for (uint32_t d = 0; d < head_dim; d++) out[d] *= inv;
 }
 
+void pdvm_ref_attention_head(const float *q, const float *k, const float *v, uint32_t n_pos,
+                             uint32_t head_dim, size_t kv_stride, float *out)
+{
+    pdvm_ref_attention_ext(q, k, v, n_pos, head_dim, kv_stride, 1.0f / sqrtf((float)head_dim),
+                           0.0f, out);
+}
+
+float pdvm_ref_act(pdvm_act act, float g)
+{
+    if (act == PDVM_ACT_GELU_TANH)
+        return 0.5f * g * (1.0f + tanhf(0.79788456080286535588f * g * (1.0f + 0.044715f * g * g)));
+    return g / (1.0f + expf(-g));
+}
+
+void pdvm_ref_glu(pdvm_act act, const float *gate, const float *up, float *out, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++) out[i] = pdvm_ref_act(act, gate[i]) * up[i];
+}
+
 void pdvm_ref_swiglu(const float *gate, const float *up, float *out, uint32_t n)
 {
-    for (uint32_t i = 0; i < n; i++) {
-        float g = gate[i];
-        out[i] = g / (1.0f + expf(-g)) * up[i];
-    }
+    pdvm_ref_glu(PDVM_ACT_SILU, gate, up, out, n);
 }
 
 /* ----------------------------------------------------------- forward pass */
@@ -89,7 +104,12 @@ void pdvm_ref_swiglu(const float *gate, const float *up, float *out, uint32_t n)
 struct pdvm_ref_state {
     const pdvm_model *m;
     uint32_t n_ctx, kv_dim, q_dim;
-    float *norms;        /* decoded RMSNorm weights: 2 per layer, then output_norm */
+    bool kv_f16;
+    float *vecs;         /* every 1-D layer tensor decoded: [n_layer][PDVM_LT_COUNT][wide] */
+    size_t vec_stride;
+    float *out_norm;     /* output_norm */
+    float *factors;      /* RoPE frequency factors, n_rot / 2 */
+    float *cs;           /* RoPE table of one position */
     float *k_cache;      /* [n_layer][n_ctx][kv_dim] */
     float *v_cache;
     float *x, *xb, *xb2; /* residual stream and scratch, n_embd (or q_dim) */
@@ -99,9 +119,10 @@ struct pdvm_ref_state {
 
 static pdvm_status check_tensor(const pdvm_tensor *t)
 {
+    if (!pdvm_tensor_present(t)) return PDVM_OK;
     if (!t->data)
         return pdvm_fail(PDVM_ERR_UNSUPPORTED, "reference: %s has no data (synthetic model)",
-                         t->name ? t->name : "tensor");
+                         t->name);
     if (!pdvm_type_can_dequant(t->type))
         return pdvm_fail(PDVM_ERR_UNSUPPORTED, "reference: %s has type %s, which the CPU "
                                                "cannot decode", t->name,
@@ -113,34 +134,36 @@ static pdvm_status check_model(const pdvm_model *m)
 {
     const pdvm_hparams *hp = &m->hp;
     if (hp->n_head == 0 || hp->n_head_kv == 0 || hp->n_head % hp->n_head_kv != 0 ||
-        hp->head_dim == 0 || hp->n_rot > hp->head_dim || hp->n_rot % 2 != 0)
+        hp->head_dim == 0 || hp->n_rot > hp->head_dim || hp->n_rot % 2 != 0 || hp->n_rot > 1024)
         return pdvm_fail(PDVM_ERR_UNSUPPORTED, "reference: n_head %u, n_head_kv %u, head_dim %u, "
-                                               "n_rot %u are not a llama attention layout",
+                                               "n_rot %u are not an attention layout it runs",
                          hp->n_head, hp->n_head_kv, hp->head_dim, hp->n_rot);
     PDVM_TRY(check_tensor(&m->tok_embd));
     PDVM_TRY(check_tensor(&m->output_norm));
     PDVM_TRY(check_tensor(&m->output));
-    for (uint32_t l = 0; l < hp->n_layer; l++) {
-        const pdvm_layer *L = &m->layers[l];
-        const pdvm_tensor *ts[] = {&L->attn_norm, &L->attn_q, &L->attn_k, &L->attn_v, &L->attn_output,
-                                   &L->ffn_norm, &L->ffn_gate, &L->ffn_up, &L->ffn_down};
-        for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) PDVM_TRY(check_tensor(ts[i]));
-    }
+    for (uint32_t l = 0; l < hp->n_layer; l++)
+        for (int s = 0; s < PDVM_LT_COUNT; s++) PDVM_TRY(check_tensor(&m->layers[l].t[s]));
     return PDVM_OK;
 }
 
-static void decode_norms(pdvm_ref_state *s)
+static float *layer_vec(const pdvm_ref_state *s, uint32_t l, pdvm_layer_slot slot)
+{
+    if (!pdvm_tensor_present(&s->m->layers[l].t[slot])) return NULL;
+    return s->vecs + ((size_t)l * PDVM_LT_COUNT + slot) * s->vec_stride;
+}
+
+/* 1-D tensors (norms, biases) as f32 arrays of our own: aligned, and
+ * decoded once. */
+static void decode_vectors(pdvm_ref_state *s)
 {
     const pdvm_model *m = s->m;
-    uint32_t n = m->hp.n_embd;
-    for (uint32_t l = 0; l < m->hp.n_layer; l++) {
-        pdvm_dequant_row(m->layers[l].attn_norm.type, m->layers[l].attn_norm.data,
-                         s->norms + (size_t)(2 * l) * n, n);
-        pdvm_dequant_row(m->layers[l].ffn_norm.type, m->layers[l].ffn_norm.data,
-                         s->norms + (size_t)(2 * l + 1) * n, n);
-    }
-    pdvm_dequant_row(m->output_norm.type, m->output_norm.data,
-                     s->norms + (size_t)(2 * m->hp.n_layer) * n, n);
+    for (uint32_t l = 0; l < m->hp.n_layer; l++)
+        for (int k = 0; k < PDVM_LT_COUNT; k++) {
+            const pdvm_tensor *t = &m->layers[l].t[k];
+            float *dst = layer_vec(s, l, (pdvm_layer_slot)k);
+            if (dst && t->ne[1] == 1) pdvm_dequant_row(t->type, t->data, dst, t->ne[0]);
+        }
+    pdvm_dequant_row(m->output_norm.type, m->output_norm.data, s->out_norm, m->hp.n_embd);
 }
 
 static pdvm_status alloc_buffers(pdvm_ref_state *s)
@@ -150,9 +173,13 @@ static pdvm_status alloc_buffers(pdvm_ref_state *s)
     size_t kv = (size_t)hp->n_layer * s->n_ctx * s->kv_dim;
     if (s->kv_dim != 0 && kv / s->kv_dim / s->n_ctx != hp->n_layer)
         return pdvm_fail(PDVM_ERR_NOMEM, "reference: KV cache size overflows");
-    s->norms = malloc((size_t)(2 * hp->n_layer + 1) * hp->n_embd * sizeof(float));
-    s->k_cache = malloc(kv * sizeof(float));
-    s->v_cache = malloc(kv * sizeof(float));
+    s->vec_stride = wide;
+    s->vecs = malloc((size_t)hp->n_layer * PDVM_LT_COUNT * wide * sizeof(float));
+    s->out_norm = malloc((size_t)hp->n_embd * sizeof(float));
+    s->factors = malloc((size_t)(hp->n_rot / 2 + 1) * sizeof(float));
+    s->cs = malloc((size_t)(hp->n_rot + 2) * sizeof(float));
+    s->k_cache = calloc(kv, sizeof(float));
+    s->v_cache = calloc(kv, sizeof(float));
     s->x = malloc(wide * sizeof(float));
     s->xb = malloc(wide * sizeof(float));
     s->xb2 = malloc(wide * sizeof(float));
@@ -160,8 +187,8 @@ static pdvm_status alloc_buffers(pdvm_ref_state *s)
     s->att = malloc(s->q_dim * sizeof(float));
     s->hb = malloc((size_t)hp->n_ff * sizeof(float));
     s->hb2 = malloc((size_t)hp->n_ff * sizeof(float));
-    if (!s->norms || !s->k_cache || !s->v_cache || !s->x || !s->xb || !s->xb2 || !s->q ||
-        !s->att || !s->hb || !s->hb2)
+    if (!s->vecs || !s->out_norm || !s->factors || !s->cs || !s->k_cache || !s->v_cache ||
+        !s->x || !s->xb || !s->xb2 || !s->q || !s->att || !s->hb || !s->hb2)
         return pdvm_fail(PDVM_ERR_NOMEM, "reference: %.1f MiB of KV cache for %u positions",
                          2.0 * kv * sizeof(float) / 1048576.0, s->n_ctx);
     return PDVM_OK;
@@ -185,7 +212,7 @@ pdvm_status pdvm_ref_create(const pdvm_model *m, uint32_t n_ctx, pdvm_ref_state 
         pdvm_ref_free(s);
         return st;
     }
-    decode_norms(s);
+    decode_vectors(s);
     *out = s;
     return PDVM_OK;
 }
@@ -193,17 +220,23 @@ pdvm_status pdvm_ref_create(const pdvm_model *m, uint32_t n_ctx, pdvm_ref_state 
 void pdvm_ref_free(pdvm_ref_state *s)
 {
     if (!s) return;
-    free(s->norms);
-    free(s->k_cache);
-    free(s->v_cache);
-    free(s->x);
-    free(s->xb);
-    free(s->xb2);
-    free(s->q);
-    free(s->att);
-    free(s->hb);
-    free(s->hb2);
+    float *bufs[] = {s->vecs, s->out_norm, s->factors, s->cs, s->k_cache, s->v_cache, s->x,
+                     s->xb, s->xb2, s->q, s->att, s->hb, s->hb2};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
     free(s);
+}
+
+void pdvm_ref_set_kv_f16(pdvm_ref_state *s, bool on) { s->kv_f16 = on; }
+
+static float *cache_at(const pdvm_ref_state *s, bool v, uint32_t l, uint32_t pos)
+{
+    return (v ? s->v_cache : s->k_cache) + ((size_t)l * s->n_ctx + pos) * s->kv_dim;
+}
+
+void pdvm_ref_kv_write(pdvm_ref_state *s, uint32_t l, uint32_t pos, const float *k, const float *v)
+{
+    memcpy(cache_at(s, false, l, pos), k, s->kv_dim * sizeof(float));
+    memcpy(cache_at(s, true, l, pos), v, s->kv_dim * sizeof(float));
 }
 
 static void add_into(float *x, const float *y, uint32_t n)
@@ -211,71 +244,128 @@ static void add_into(float *x, const float *y, uint32_t n)
     for (uint32_t i = 0; i < n; i++) x[i] += y[i];
 }
 
-/* Attention block: x += Wo . attention(RoPE(Wq xn), KV cache + RoPE(Wk xn), Wv xn). */
-static void attention_block(pdvm_ref_state *s, uint32_t l, uint32_t pos)
+static void add_bias(float *y, const float *b, uint32_t n)
+{
+    if (b) add_into(y, b, n);
+}
+
+/* Per-head RMSNorm of n_head vectors of head_dim (Qwen3, Gemma 3). */
+static void head_norm(float *v, const float *w, uint32_t n_head, const pdvm_hparams *hp)
+{
+    if (!w) return;
+    for (uint32_t h = 0; h < n_head; h++)
+        pdvm_ref_rmsnorm(v + (size_t)h * hp->head_dim, v + (size_t)h * hp->head_dim, w,
+                         hp->head_dim, hp->rms_eps);
+}
+
+static float round_f16(float x) { return pdvm_f16_to_f32(pdvm_f32_to_f16(x)); }
+
+/* Q, K, V of position pos: projections, biases, Q/K norms, RoPE; K and V
+ * into the cache. */
+static void qkv(pdvm_ref_state *s, uint32_t l, uint32_t pos)
 {
     const pdvm_hparams *hp = &s->m->hp;
     const pdvm_layer *L = &s->m->layers[l];
-    size_t layer_off = (size_t)l * s->n_ctx * s->kv_dim;
-    float *k_layer = s->k_cache + layer_off, *v_layer = s->v_cache + layer_off;
-    float *k_pos = k_layer + (size_t)pos * s->kv_dim, *v_pos = v_layer + (size_t)pos * s->kv_dim;
-
-    pdvm_ref_rmsnorm(s->xb, s->x, s->norms + (size_t)(2 * l) * hp->n_embd, hp->n_embd,
-                     hp->rms_eps);
+    float *k_pos = cache_at(s, false, l, pos), *v_pos = cache_at(s, true, l, pos);
     pdvm_ref_matvec(&L->attn_q, s->xb, s->q);
     pdvm_ref_matvec(&L->attn_k, s->xb, k_pos);
     pdvm_ref_matvec(&L->attn_v, s->xb, v_pos);
-    pdvm_ref_rope(s->q, hp->n_head, hp->head_dim, hp->n_rot, pos, hp->rope_freq_base,
-                  hp->rope_type);
-    pdvm_ref_rope(k_pos, hp->n_head_kv, hp->head_dim, hp->n_rot, pos, hp->rope_freq_base,
-                  hp->rope_type);
-    /* Grouped-query attention: n_head / n_head_kv query heads share a KV head. */
+    add_bias(s->q, layer_vec(s, l, PDVM_LT_ATTN_Q_B), s->q_dim);
+    add_bias(k_pos, layer_vec(s, l, PDVM_LT_ATTN_K_B), s->kv_dim);
+    add_bias(v_pos, layer_vec(s, l, PDVM_LT_ATTN_V_B), s->kv_dim);
+    head_norm(s->q, layer_vec(s, l, PDVM_LT_ATTN_Q_NORM), hp->n_head, hp);
+    head_norm(k_pos, layer_vec(s, l, PDVM_LT_ATTN_K_NORM), hp->n_head_kv, hp);
+    pdvm_rope_cfg c = pdvm_rope_cfg_for(s->m, l, s->n_ctx, s->factors);
+    pdvm_rope_table(&c, pos, s->cs);
+    pdvm_rope_apply(s->q, hp->n_head, hp->head_dim, hp->n_rot, s->cs, hp->rope_type);
+    pdvm_rope_apply(k_pos, hp->n_head_kv, hp->head_dim, hp->n_rot, s->cs, hp->rope_type);
+    if (!s->kv_f16) return;
+    for (uint32_t i = 0; i < s->kv_dim; i++) {
+        k_pos[i] = round_f16(k_pos[i]);
+        v_pos[i] = round_f16(v_pos[i]);
+    }
+}
+
+/* y = RMSNorm(y) * w when the layer has that post-norm (Gemma 2/3). */
+static void post_norm(float *y, const float *w, const pdvm_hparams *hp)
+{
+    if (w) pdvm_ref_rmsnorm(y, y, w, hp->n_embd, hp->rms_eps);
+}
+
+/* Attention block: x += post(Wo . attention(...)). A sliding-window layer
+ * attends to the last n_swa positions (llama.cpp: masked when
+ * pos - p >= n_swa). */
+static void attention_block(pdvm_ref_state *s, uint32_t l, uint32_t pos)
+{
+    const pdvm_hparams *hp = &s->m->hp;
+    const pdvm_arch_params *ap = &s->m->ap;
+    const pdvm_layer *L = &s->m->layers[l];
+    pdvm_ref_rmsnorm(s->xb, s->x, layer_vec(s, l, PDVM_LT_ATTN_NORM), hp->n_embd, hp->rms_eps);
+    qkv(s, l, pos);
+    uint32_t first = hp->n_swa && ap->swa[l] && pos + 1 > hp->n_swa ? pos + 1 - hp->n_swa : 0;
     uint32_t group = hp->n_head / hp->n_head_kv;
     for (uint32_t h = 0; h < hp->n_head; h++) {
         size_t kv_off = (size_t)(h / group) * hp->head_dim;
-        pdvm_ref_attention_head(s->q + (size_t)h * hp->head_dim, k_layer + kv_off,
-                                v_layer + kv_off, pos + 1, hp->head_dim, s->kv_dim,
-                                s->att + (size_t)h * hp->head_dim);
+        pdvm_ref_attention_ext(s->q + (size_t)h * hp->head_dim,
+                               cache_at(s, false, l, first) + kv_off,
+                               cache_at(s, true, l, first) + kv_off, pos + 1 - first,
+                               hp->head_dim, s->kv_dim, ap->attn_scale, ap->attn_softcap,
+                               s->att + (size_t)h * hp->head_dim);
     }
     pdvm_ref_matvec(&L->attn_output, s->att, s->xb2);
+    post_norm(s->xb2, layer_vec(s, l, PDVM_LT_ATTN_POST_NORM), hp);
     add_into(s->x, s->xb2, hp->n_embd);
 }
 
-/* SwiGLU FFN block: x += Wdown (silu(Wgate xn) * Wup xn). */
+/* Gated FFN block: x += post(Wdown (act(Wgate xn) * Wup xn)). */
 static void ffn_block(pdvm_ref_state *s, uint32_t l)
 {
     const pdvm_hparams *hp = &s->m->hp;
     const pdvm_layer *L = &s->m->layers[l];
-    pdvm_ref_rmsnorm(s->xb, s->x, s->norms + (size_t)(2 * l + 1) * hp->n_embd, hp->n_embd,
-                     hp->rms_eps);
+    pdvm_ref_rmsnorm(s->xb, s->x, layer_vec(s, l, PDVM_LT_FFN_NORM), hp->n_embd, hp->rms_eps);
     pdvm_ref_matvec(&L->ffn_gate, s->xb, s->hb);
     pdvm_ref_matvec(&L->ffn_up, s->xb, s->hb2);
-    pdvm_ref_swiglu(s->hb, s->hb2, s->hb, hp->n_ff);
+    pdvm_ref_glu(s->m->ap.act, s->hb, s->hb2, s->hb, hp->n_ff);
     pdvm_ref_matvec(&L->ffn_down, s->hb, s->xb2);
+    post_norm(s->xb2, layer_vec(s, l, PDVM_LT_FFN_POST_NORM), hp);
     add_into(s->x, s->xb2, hp->n_embd);
+}
+
+static void embed(pdvm_ref_state *s, int32_t token)
+{
+    const pdvm_model *m = s->m;
+    pdvm_dequant_row(m->tok_embd.type,
+                     (const uint8_t *)m->tok_embd.data + (size_t)token * m->tok_embd.row_bytes,
+                     s->x, m->hp.n_embd);
+    if (m->ap.embd_scale != 1.0f)
+        for (uint32_t i = 0; i < m->hp.n_embd; i++) s->x[i] *= m->ap.embd_scale;
+}
+
+static void output(pdvm_ref_state *s, float *logits)
+{
+    const pdvm_model *m = s->m;
+    pdvm_ref_rmsnorm(s->xb, s->x, s->out_norm, m->hp.n_embd, m->hp.rms_eps);
+    pdvm_ref_matvec(&m->output, s->xb, logits);
+    float cap = m->ap.final_softcap;
+    if (cap > 0.0f)
+        for (uint32_t i = 0; i < m->hp.n_vocab; i++) logits[i] = tanhf(logits[i] / cap) * cap;
 }
 
 pdvm_status pdvm_ref_forward(pdvm_ref_state *s, int32_t token, uint32_t pos, float *logits)
 {
     const pdvm_model *m = s->m;
-    const pdvm_hparams *hp = &m->hp;
     if (token < 0 || token >= m->tok_embd.ne[1])
         return pdvm_fail(PDVM_ERR_INVALID_ARG, "reference: token %d is outside 0..%lld", token,
                          (long long)m->tok_embd.ne[1] - 1);
     if (pos >= s->n_ctx)
         return pdvm_fail(PDVM_ERR_CONTEXT_FULL, "reference: position %u is past n_ctx %u", pos,
                          s->n_ctx);
-    pdvm_dequant_row(m->tok_embd.type,
-                     (const uint8_t *)m->tok_embd.data + (size_t)token * m->tok_embd.row_bytes,
-                     s->x, hp->n_embd);
-    for (uint32_t l = 0; l < hp->n_layer; l++) {
+    embed(s, token);
+    for (uint32_t l = 0; l < m->hp.n_layer; l++) {
         attention_block(s, l, pos);
         ffn_block(s, l);
     }
-    if (!logits) return PDVM_OK;
-    pdvm_ref_rmsnorm(s->xb, s->x, s->norms + (size_t)(2 * hp->n_layer) * hp->n_embd, hp->n_embd,
-                     hp->rms_eps);
-    pdvm_ref_matvec(&m->output, s->xb, logits);
+    if (logits) output(s, logits);
     return PDVM_OK;
 }
 

@@ -47,121 +47,65 @@ static int32_t argmax(const float *x, uint32_t n)
     return (int32_t)best;
 }
 
-/* The reference forward pass with an f16 KV cache, built from the
- * reference's own kernels. */
-typedef struct kv16_ref {
+/* The reference with an f16 KV cache whose past positions are the GPU's
+ * own: per-step errors do not compound, so a tight bound holds. */
+typedef struct synced_ref {
+    pdvm_ref_state *r;
+    const gpu_state *g;
     const pdvm_model *m;
-    const gpu_state *sync; /* take positions < pos from this GPU cache */
-    uint32_t n_ctx, kv_dim, synced;
-    float *kc, *vc, *norm, *x, *xb, *q, *k, *v, *att, *tmp, *g, *u;
-} kv16_ref;
+    uint32_t synced;
+    float *k, *v;
+} synced_ref;
 
-static float round_f16(float x) { return pdvm_f16_to_f32(pdvm_f32_to_f16(x)); }
-
-static void kv16_init(kv16_ref *r, const pdvm_model *m, uint32_t n_ctx, const gpu_state *sync)
+static void sync_init(synced_ref *s, const pdvm_model *m, uint32_t n_ctx, const gpu_state *g)
 {
-    const pdvm_hparams *hp = &m->hp;
-    r->sync = sync;
-    r->synced = 0;
-    size_t wide = hp->n_embd + (size_t)hp->n_head * hp->head_dim + hp->n_ff + hp->n_vocab;
-    r->m = m;
-    r->n_ctx = n_ctx;
-    r->kv_dim = hp->n_head_kv * hp->head_dim;
-    size_t cache = (size_t)hp->n_layer * n_ctx * r->kv_dim;
-    r->kc = calloc(cache, 4);
-    r->vc = calloc(cache, 4);
-    float **bufs[] = {&r->norm, &r->x, &r->xb, &r->q, &r->k, &r->v, &r->att, &r->tmp, &r->g, &r->u};
-    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) {
-        *bufs[i] = calloc(wide, 4);
-        assert_non_null(*bufs[i]);
-    }
-    assert_true(r->kc && r->vc);
+    *s = (synced_ref){.g = g, .m = m};
+    assert_int_equal(pdvm_ref_create(m, n_ctx, &s->r), PDVM_OK);
+    pdvm_ref_set_kv_f16(s->r, true);
+    size_t kv_dim = (size_t)m->hp.n_head_kv * m->hp.head_dim;
+    s->k = malloc(kv_dim * 4);
+    s->v = malloc(kv_dim * 4);
+    assert_true(s->k && s->v);
 }
 
-static void kv16_free(kv16_ref *r)
+static void sync_free(synced_ref *s)
 {
-    float *bufs[] = {r->kc, r->vc, r->norm, r->x, r->xb, r->q, r->k, r->v, r->att, r->tmp, r->g, r->u};
-    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
+    pdvm_ref_free(s->r);
+    free(s->k);
+    free(s->v);
 }
 
-static void kv16_norm(kv16_ref *r, const pdvm_tensor *w, const float *x, float *out)
+/* Read one KV head at position t of layer l from the GPU cache (f16 pairs). */
+static void read_gpu_kv(const gpu_state *g, uint32_t l, uint32_t t, uint32_t h, bool v,
+                        float *dst)
 {
-    pdvm_dequant_row(w->type, w->data, r->norm, r->m->hp.n_embd);
-    pdvm_ref_rmsnorm(out, x, r->norm, r->m->hp.n_embd, r->m->hp.rms_eps);
-}
-
-/* Copy position t of every layer from the GPU's KV cache. */
-static void kv16_pull(kv16_ref *r, uint32_t t)
-{
-    const gpu_state *g = r->sync;
-    const pdvm_hparams *hp = &r->m->hp;
-    const uint32_t hd = hp->head_dim;
+    const uint32_t hd = g->m->hp.head_dim;
+    const gpu_kv_slab *slab = gpu_kv_slab_at(&g->kvp, l, t);
+    const pdvm_gl_buffer *b = v ? &g->vbufs[slab->buf] : &g->kbufs[slab->buf];
     uint32_t w[512];
     assert_true(hd / 2 <= 512);
-    for (uint32_t l = 0; l < hp->n_layer; l++) {
-        const gpu_kv_slab *slab = gpu_kv_slab_at(&g->kvp, l, t);
-        for (int kv = 0; kv < 2; kv++) {
-            const pdvm_gl_buffer *b = kv ? &g->vbufs[slab->buf] : &g->kbufs[slab->buf];
-            float *dst = (kv ? r->vc : r->kc) + ((size_t)l * r->n_ctx + t) * r->kv_dim;
+    uint32_t slot = gpu_kv_slot(&g->kvp, l, t);
+    uint64_t word = slab->word + ((uint64_t)h * slab->n_pos + slot - slab->pos0) * (hd / 2);
+    assert_int_equal(pdvm_gl_buffer_read(g->gl, b, word * 4, hd * 2, w), PDVM_OK);
+    for (uint32_t p = 0; p < hd / 2; p++) {
+        dst[2 * p] = pdvm_f16_to_f32((uint16_t)(w[p] & 0xFFFF));
+        dst[2 * p + 1] = pdvm_f16_to_f32((uint16_t)(w[p] >> 16));
+    }
+}
+
+/* Token at pos, after taking positions synced..pos-1 from the GPU cache. */
+static void sync_forward(synced_ref *s, int32_t token, uint32_t pos, float *logits)
+{
+    const pdvm_hparams *hp = &s->m->hp;
+    for (; s->g && s->synced < pos; s->synced++)
+        for (uint32_t l = 0; l < hp->n_layer; l++) {
             for (uint32_t h = 0; h < hp->n_head_kv; h++) {
-                uint64_t word = slab->word + ((uint64_t)h * slab->n_pos + t - slab->pos0) * (hd / 2);
-                assert_int_equal(pdvm_gl_buffer_read(g->gl, b, word * 4, hd * 2, w), PDVM_OK);
-                for (uint32_t p = 0; p < hd / 2; p++) {
-                    dst[h * hd + 2 * p] = pdvm_f16_to_f32((uint16_t)(w[p] & 0xFFFF));
-                    dst[h * hd + 2 * p + 1] = pdvm_f16_to_f32((uint16_t)(w[p] >> 16));
-                }
+                read_gpu_kv(s->g, l, s->synced, h, false, s->k + h * hp->head_dim);
+                read_gpu_kv(s->g, l, s->synced, h, true, s->v + h * hp->head_dim);
             }
+            pdvm_ref_kv_write(s->r, l, s->synced, s->k, s->v);
         }
-    }
-}
-
-static void kv16_attention(kv16_ref *r, uint32_t l, uint32_t pos)
-{
-    const pdvm_hparams *hp = &r->m->hp;
-    const uint32_t hd = hp->head_dim;
-    float *kc = r->kc + (size_t)l * r->n_ctx * r->kv_dim, *vc = r->vc + (size_t)l * r->n_ctx * r->kv_dim;
-    for (uint32_t i = 0; i < r->kv_dim; i++) {
-        kc[(size_t)pos * r->kv_dim + i] = round_f16(r->k[i]);
-        vc[(size_t)pos * r->kv_dim + i] = round_f16(r->v[i]);
-    }
-    for (uint32_t h = 0; h < hp->n_head; h++) {
-        uint32_t kvh = h / (hp->n_head / hp->n_head_kv);
-        pdvm_ref_attention_head(r->q + h * hd, kc + kvh * hd, vc + kvh * hd, pos + 1, hd,
-                                r->kv_dim, r->att + h * hd);
-    }
-}
-
-static void kv16_forward(kv16_ref *r, int32_t token, uint32_t pos, float *logits)
-{
-    for (; r->sync && r->synced < pos; r->synced++) kv16_pull(r, r->synced);
-    const pdvm_model *m = r->m;
-    const pdvm_hparams *hp = &m->hp;
-    const uint32_t n = hp->n_embd;
-    pdvm_dequant_row(m->tok_embd.type,
-                     (const uint8_t *)m->tok_embd.data + (size_t)token * m->tok_embd.row_bytes,
-                     r->x, n);
-    for (uint32_t l = 0; l < hp->n_layer; l++) {
-        const pdvm_layer *L = &m->layers[l];
-        kv16_norm(r, &L->attn_norm, r->x, r->xb);
-        pdvm_ref_matvec(&L->attn_q, r->xb, r->q);
-        pdvm_ref_matvec(&L->attn_k, r->xb, r->k);
-        pdvm_ref_matvec(&L->attn_v, r->xb, r->v);
-        pdvm_ref_rope(r->q, hp->n_head, hp->head_dim, hp->n_rot, pos, hp->rope_freq_base,
-                      hp->rope_type);
-        pdvm_ref_rope(r->k, hp->n_head_kv, hp->head_dim, hp->n_rot, pos, hp->rope_freq_base,
-                      hp->rope_type);
-        kv16_attention(r, l, pos);
-        pdvm_ref_matvec(&L->attn_output, r->att, r->tmp);
-        for (uint32_t i = 0; i < n; i++) r->x[i] += r->tmp[i];
-        kv16_norm(r, &L->ffn_norm, r->x, r->xb);
-        pdvm_ref_matvec(&L->ffn_gate, r->xb, r->g);
-        pdvm_ref_matvec(&L->ffn_up, r->xb, r->u);
-        pdvm_ref_swiglu(r->g, r->u, r->g, hp->n_ff);
-        pdvm_ref_matvec(&L->ffn_down, r->g, r->tmp);
-        for (uint32_t i = 0; i < n; i++) r->x[i] += r->tmp[i];
-    }
-    kv16_norm(r, &m->output_norm, r->x, r->xb);
-    pdvm_ref_matvec(&m->output, r->xb, logits);
+    assert_int_equal(pdvm_ref_forward(s->r, token, pos, logits), PDVM_OK);
 }
 
 typedef struct run_result {
@@ -187,9 +131,9 @@ static void compare_run(pdvm_gl *gl, const char *name, bool unfused, uint32_t n_
     if (st != PDVM_OK) fail_msg("%s: %s", name, pdvm_last_error());
     pdvm_ref_state *r = NULL;
     assert_int_equal(pdvm_ref_create(m, n_ctx, &r), PDVM_OK);
-    kv16_ref r16, f16;
-    kv16_init(&r16, m, n_ctx, g);
-    kv16_init(&f16, m, n_ctx, NULL);
+    synced_ref r16, f16;
+    sync_init(&r16, m, n_ctx, g);
+    sync_init(&f16, m, n_ctx, NULL);
     float *lg = malloc(n_vocab * sizeof *lg), *lr = malloc(n_vocab * sizeof *lr);
     float *l16 = malloc(n_vocab * sizeof *l16), *lf = malloc(n_vocab * sizeof *lf);
     assert_true(lg && lr && l16 && lf);
@@ -198,9 +142,9 @@ static void compare_run(pdvm_gl *gl, const char *name, bool unfused, uint32_t n_
     assert_int_equal(gpu_state_eval(g, prompt, n_prompt, 0, lg), PDVM_OK);
     for (uint32_t i = 0; i < n_prompt; i++) {
         assert_int_equal(pdvm_ref_forward(r, prompt[i], i, lr), PDVM_OK);
-        kv16_forward(&f16, prompt[i], i, lf);
+        sync_forward(&f16, prompt[i], i, lf);
     }
-    kv16_forward(&r16, prompt[n_prompt - 1], (uint32_t)n_prompt - 1, l16);
+    sync_forward(&r16, prompt[n_prompt - 1], (uint32_t)n_prompt - 1, l16);
     res->worst_rel = res->worst_rel_f16 = res->worst_step = 0;
     uint32_t pos = (uint32_t)n_prompt;
     for (int step = 0; step < steps; step++) {
@@ -223,8 +167,8 @@ static void compare_run(pdvm_gl *gl, const char *name, bool unfused, uint32_t n_
         st = gpu_state_eval(g, &tg, 1, pos, lg);
         if (st != PDVM_OK) fail_msg("%s: eval at %u: %s", name, pos, pdvm_last_error());
         assert_int_equal(pdvm_ref_forward(r, tr, pos, lr), PDVM_OK);
-        kv16_forward(&r16, tr, pos, l16);
-        kv16_forward(&f16, tr, pos, lf);
+        sync_forward(&r16, tr, pos, l16);
+        sync_forward(&f16, tr, pos, lf);
         pos++;
     }
     res->dispatches = g->eval_dispatches;
@@ -238,8 +182,8 @@ static void compare_run(pdvm_gl *gl, const char *name, bool unfused, uint32_t n_
     free(lr);
     free(l16);
     free(lf);
-    kv16_free(&r16);
-    kv16_free(&f16);
+    sync_free(&r16);
+    sync_free(&f16);
     pdvm_ref_free(r);
     gpu_state_free(g);
     pdvm_model_close(m);

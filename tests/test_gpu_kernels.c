@@ -168,7 +168,7 @@ static uint8_t *random_weights(uint32_t type, uint32_t n_in, uint32_t n_out, uin
 static pdvm_tensor host_tensor(uint32_t type, uint32_t n_in, uint32_t n_out, uint64_t rb,
                                const void *data)
 {
-    pdvm_tensor t = {"test", type, {n_in, n_out}, rb, rb * n_out, data};
+    pdvm_tensor t = {"test", type, {n_in, n_out}, rb, rb * n_out, data, 0};
     return t;
 }
 
@@ -580,6 +580,12 @@ static void qkv_fused(void **state)
         {64, 8, 4, 8, 8, 9, PDVM_ROPE_NORM, {f32, f32, f32}, 3},
         /* n_embd too long to stage under the minimum limits (x from act) */
         {4160, 2, 1, 64, 64, 5, PDVM_ROPE_NEOX, {q40, q80, f16t}, 0},
+        /* head sizes over 128 (Gemma 2: 256), both layouts */
+        {256, 2, 1, 130, 130, 21, PDVM_ROPE_NEOX, {f32, q80, f16t}, 0},
+        {256, 2, 1, 144, 144, 21, PDVM_ROPE_NORM, {q40, q80, f16t}, 0},
+        {256, 2, 1, 192, 192, 21, PDVM_ROPE_NEOX, {q80, q80, q80}, 0},
+        {256, 2, 1, 240, 240, 21, PDVM_ROPE_NORM, {f16t, f32, q40}, 0},
+        {512, 2, 1, 256, 256, 21, PDVM_ROPE_NEOX, {q4k, q4k, q6k}, 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_qkv_case(f, &cases[i]);
 }
@@ -675,73 +681,92 @@ static void swiglu_and_add_unfused(void **state)
 
 /* Unfused attention: kv_write of the last position, then scores, softmax
  * and weighted sum over two KV slabs into one scores buffer. */
+static void unfused_attention_case(fixture *f, pdvm_hparams hp, uint32_t n_pos, uint64_t seed)
+{
+    const uint32_t hd = hp.head_dim, q_dim = hp.n_head * hd;
+    const uint32_t kv_dim = hp.n_head_kv * hd, stride = n_pos + 1;
+    kv_data kv = random_kv(&hp, stride, n_pos + 3);
+    /* act: q, k, v (of the last position, f32), att. */
+    const uint32_t q = 0, k = q_dim, v = k + kv_dim, att = v + kv_dim, n_act = att + q_dim;
+    float *act = nan_floats(n_act), *want = malloc(q_dim * 4), *got = malloc(q_dim * 4);
+    assert_true(want && got);
+    test_fill_random(act, q_dim, seed, -1.0f, 1.0f);
+    const uint32_t last = n_pos - 1;
+    for (uint32_t h = 0; h < hp.n_head_kv; h++)
+        for (uint32_t d = 0; d < hd; d++) {
+            act[k + h * hd + d] = kv.kf[((size_t)h * stride + last) * hd + d];
+            act[v + h * hd + d] = kv.vf[((size_t)h * stride + last) * hd + d];
+        }
+    ref_attention(&hp, act + q, &kv, stride, n_pos, want);
+    /* The GPU cache lacks the last position until kv_write puts it there. */
+    size_t words = (size_t)hp.n_head_kv * stride * hd / 2;
+    for (uint32_t h = 0; h < hp.n_head_kv; h++)
+        for (uint32_t p = 0; p < hd / 2; p++) {
+            kv.kw[((size_t)h * stride + last) * hd / 2 + p] = 0x7E007E00u;
+            kv.vw[((size_t)h * stride + last) * hd / 2 + p] = 0x7E007E00u;
+        }
+    pdvm_gl_buffer b_act = make_buffer(f, act, (uint64_t)n_act * 4);
+    pdvm_gl_buffer b_k = make_buffer(f, kv.kw, words * 4), b_v = make_buffer(f, kv.vw, words * 4);
+    float *sc = nan_floats((size_t)hp.n_head * n_pos);
+    pdvm_gl_buffer b_s = make_buffer(f, sc, (uint64_t)hp.n_head * n_pos * 4);
+    gpu_kv_args a = {
+        .act = &b_act, .kc = &b_k, .vc = &b_v, .scores = &b_s, .hp = &hp, .kv_k = 0,
+        .kv_v = 0, .kv_stride = stride, .t0 = last, .k = k, .v = v, .q = q, .att = att,
+        .h0 = 0, .n_heads = hp.n_head, .s_stride = n_pos,
+    };
+    LAUNCH(gpu_op_kv_write(&f->k, &a));
+    /* Two "slabs" of the same buffer: [0, half) and [half, n_pos). */
+    uint32_t half = n_pos / 2;
+    for (int step = 0; step < 3; step++) {
+        if (step == 1) {
+            a.n = n_pos; /* softmax over the whole row */
+            LAUNCH(gpu_op_attn_softmax(&f->k, &a));
+            continue;
+        }
+        for (int sl = 0; sl < 2; sl++) {
+            a.t0 = sl ? half : 0;
+            a.n = sl ? n_pos - half : half;
+            a.s0 = a.t0;
+            a.accumulate = sl && half > 0;
+            if (a.n == 0) continue;
+            if (step == 0) LAUNCH(gpu_op_attn_scores(&f->k, &a));
+            else LAUNCH(gpu_op_attn_wsum(&f->k, &a));
+        }
+    }
+    read_floats(f, &b_act, att, q_dim, got);
+    char what[80];
+    snprintf(what, sizeof what, "unfused attention, head_dim %u, over %u positions", hd, n_pos);
+    expect_close(got, want, q_dim, 1e-5, what);
+    pdvm_gl_buffer *bufs[] = {&b_act, &b_k, &b_v, &b_s};
+    for (size_t i = 0; i < 4; i++) pdvm_gl_buffer_delete(f->gl, bufs[i]);
+    free(sc);
+    free(act);
+    free(want);
+    free(got);
+    free_kv(&kv);
+}
+
 static void attention_unfused(void **state)
 {
     fixture *f = *state;
     const uint32_t n_pos_list[] = {1, 17, 512, 2048};
-    pdvm_hparams hp = attn_hp(64, 6, 2);
-    for (size_t c = 0; c < 4; c++) {
-        const uint32_t n_pos = n_pos_list[c], hd = hp.head_dim, q_dim = hp.n_head * hd;
-        const uint32_t kv_dim = hp.n_head_kv * hd, stride = n_pos + 1;
-        kv_data kv = random_kv(&hp, stride, n_pos + 3);
-        /* act: q, k, v (of the last position, f32), att. */
-        const uint32_t q = 0, k = q_dim, v = k + kv_dim, att = v + kv_dim, n_act = att + q_dim;
-        float *act = nan_floats(n_act), *want = malloc(q_dim * 4), *got = malloc(q_dim * 4);
-        assert_true(want && got);
-        test_fill_random(act, q_dim, c + 1, -1.0f, 1.0f);
-        const uint32_t last = n_pos - 1;
-        for (uint32_t h = 0; h < hp.n_head_kv; h++)
-            for (uint32_t d = 0; d < hd; d++) {
-                act[k + h * hd + d] = kv.kf[((size_t)h * stride + last) * hd + d];
-                act[v + h * hd + d] = kv.vf[((size_t)h * stride + last) * hd + d];
-            }
-        ref_attention(&hp, act + q, &kv, stride, n_pos, want);
-        /* The GPU cache lacks the last position until kv_write puts it there. */
-        size_t words = (size_t)hp.n_head_kv * stride * hd / 2;
-        for (uint32_t h = 0; h < hp.n_head_kv; h++)
-            for (uint32_t p = 0; p < hd / 2; p++) {
-                kv.kw[((size_t)h * stride + last) * hd / 2 + p] = 0x7E007E00u;
-                kv.vw[((size_t)h * stride + last) * hd / 2 + p] = 0x7E007E00u;
-            }
-        pdvm_gl_buffer b_act = make_buffer(f, act, (uint64_t)n_act * 4);
-        pdvm_gl_buffer b_k = make_buffer(f, kv.kw, words * 4), b_v = make_buffer(f, kv.vw, words * 4);
-        float *sc = nan_floats((size_t)hp.n_head * n_pos);
-        pdvm_gl_buffer b_s = make_buffer(f, sc, (uint64_t)hp.n_head * n_pos * 4);
-        gpu_kv_args a = {
-            .act = &b_act, .kc = &b_k, .vc = &b_v, .scores = &b_s, .hp = &hp, .kv_k = 0,
-            .kv_v = 0, .kv_stride = stride, .t0 = last, .k = k, .v = v, .q = q, .att = att,
-            .h0 = 0, .n_heads = hp.n_head, .s_stride = n_pos,
-        };
-        LAUNCH(gpu_op_kv_write(&f->k, &a));
-        /* Two "slabs" of the same buffer: [0, half) and [half, n_pos). */
-        uint32_t half = n_pos / 2;
-        for (int step = 0; step < 3; step++) {
-            if (step == 1) {
-                a.n = n_pos; /* softmax over the whole row */
-                LAUNCH(gpu_op_attn_softmax(&f->k, &a));
-                continue;
-            }
-            for (int s = 0; s < 2; s++) {
-                a.t0 = s ? half : 0;
-                a.n = s ? n_pos - half : half;
-                a.s0 = a.t0;
-                a.accumulate = s && half > 0;
-                if (a.n == 0) continue;
-                if (step == 0) LAUNCH(gpu_op_attn_scores(&f->k, &a));
-                else LAUNCH(gpu_op_attn_wsum(&f->k, &a));
-            }
-        }
-        read_floats(f, &b_act, att, q_dim, got);
-        char what[64];
-        snprintf(what, sizeof what, "unfused attention over %u positions", n_pos);
-        expect_close(got, want, q_dim, 1e-5, what);
-        pdvm_gl_buffer *bufs[] = {&b_act, &b_k, &b_v, &b_s};
-        for (size_t i = 0; i < 4; i++) pdvm_gl_buffer_delete(f->gl, bufs[i]);
-        free(sc);
-        free(act);
-        free(want);
-        free(got);
-        free_kv(&kv);
+    for (size_t c = 0; c < 4; c++) unfused_attention_case(f, attn_hp(64, 6, 2), n_pos_list[c], c + 1);
+}
+
+/* Every even head size a file may declare, 32..256, around the workgroup's
+ * pair count (128 pairs: head sizes whose pairs do not divide it once left
+ * zeros in the output), on both attention paths. */
+static const uint32_t head_sizes[] = {32, 40, 48, 64, 72, 80, 96, 112, 120, 128,
+                                      130, 144, 160, 192, 200, 240, 248, 256};
+
+static void attention_head_sizes(void **state)
+{
+    fixture *f = *state;
+    for (size_t i = 0; i < sizeof head_sizes / sizeof head_sizes[0]; i++) {
+        pdvm_hparams hp = attn_hp(head_sizes[i], 4, 2);
+        fused_attention_case(f, &hp, 37, 37, 0);
+        fused_attention_case(f, &hp, 300, 100, 0);
+        unfused_attention_case(f, hp, 37, 90 + i);
     }
 }
 
@@ -773,6 +798,7 @@ int main(void)
         cmocka_unit_test(rope_unfused),
         cmocka_unit_test(swiglu_and_add_unfused),
         cmocka_unit_test(attention_unfused),
+        cmocka_unit_test(attention_head_sizes),
         cmocka_unit_test(compile_error_names_shader),
     };
     int failed = cmocka_run_group_tests_name("driver limits", tests, setup, teardown);

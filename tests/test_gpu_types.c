@@ -267,7 +267,7 @@ static uint8_t *random_weights(uint32_t type, uint32_t n_in, uint32_t n_out, uin
 static pdvm_tensor host_tensor(uint32_t type, uint32_t n_in, uint32_t n_out, uint64_t rb,
                                const void *data)
 {
-    pdvm_tensor t = {"test", type, {n_in, n_out}, rb, rb * n_out, data};
+    pdvm_tensor t = {"test", type, {n_in, n_out}, rb, rb * n_out, data, 0};
     return t;
 }
 

@@ -115,7 +115,7 @@ static void check_matvec(uint32_t type)
     double *vals = malloc(sizeof(double) * n_in * n_out), *want = malloc(sizeof(double) * n_out);
     void *data = make_weights(type, n_in, n_out, vals, 10 + type);
     float *x = rand_vec(n_in, 3, -1.0f, 1.0f), *y = malloc(n_out * sizeof *y);
-    pdvm_tensor w = {"w", type, {n_in, n_out}, 0, 0, data};
+    pdvm_tensor w = {"w", type, {n_in, n_out}, 0, 0, data, 0};
     assert_int_equal(pdvm_type_row_bytes(type, n_in, &w.row_bytes), PDVM_OK);
     w.nbytes = w.row_bytes * n_out;
     for (int64_t r = 0; r < n_out; r++) {
