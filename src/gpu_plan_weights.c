@@ -17,7 +17,6 @@ uint64_t gpu_block_limit(int64_t max_ssbo_bytes)
     return (uint64_t)max_ssbo_bytes < cap ? (uint64_t)max_ssbo_bytes : cap;
 }
 
-
 static pdvm_status check_tensor(const pdvm_tensor *t, bool norm)
 {
     PDVM_TRY(gpu_type_check(t->type, t->name));

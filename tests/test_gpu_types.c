@@ -691,13 +691,13 @@ static uint64_t e2e_kv(gw *kv)
     return 9;
 }
 
-/* The tensors of a two-layer llama file, 2-D weights of `type`, norms F32;
- * returns their count. */
 typedef struct e2e_tensors {
     gw_tensor t[3 + 9 * E_LAYER];
     char names[3 + 9 * E_LAYER][40];
 } e2e_tensors;
 
+/* The tensors of a two-layer llama file, 2-D weights of `type`, norms F32;
+ * returns their count. */
 static size_t e2e_list(uint32_t type, e2e_tensors *l)
 {
     static const char *const names[] = {"attn_norm", "attn_q", "attn_k", "attn_v", "attn_output",
