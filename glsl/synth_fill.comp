@@ -1,11 +1,13 @@
 // Random but valid weights for synthetic models, written on the GPU.
-// One invocation writes one 32-bit word of a tensor in its block format:
+// One invocation writes one 32-bit word of a tensor in its GPU layout:
 // bytes that belong to a block's f16 scale fields get a finite small half,
 // every other byte is a hash, so any quantized value is legal.
-// Defines from the host: WG_SIZE; BLOCK_BYTES; SCALE_A, SCALE_B (byte
-// offsets of f16 scales inside a block, -1 when absent); ALL_HALF (every
-// 2 bytes is an f16, for F16) or ALL_FLOAT (F32); SOA_QBYTES (quant bytes
-// a block) when rows hold all quants, then all scales (gpu_repack.h).
+// Defines from the host (synth_fill.c, from gpu_types.c's table): WG_SIZE;
+// ALL_FLOAT (F32), ALL_HALF (F16) or ALL_BF16 (BF16); else BLOCK_BYTES,
+// SCALE_A, SCALE_B (byte offsets of f16 fields inside a GGUF block, -1 when
+// absent) and N_FIELDS, FIELD_SRC, FIELD_SIZE: the GPU row holds bytes
+// [src, src + size) of every block for each field in turn (none: blocks as
+// in the file; gpu_repack.h).
 layout(local_size_x = WG_SIZE) in;
 
 layout(std430, binding = 0) writeonly buffer Dst { uint words[]; };
@@ -13,7 +15,7 @@ layout(std430, binding = 0) writeonly buffer Dst { uint words[]; };
 uniform uint n_words;
 uniform uint seed;
 uniform uint first_word;  // grid-stride window start (dispatch count limits)
-uniform uint row_bytes;   // the fill starts at a row (SOA_QBYTES layout)
+uniform uint row_bytes;   // the fill starts at a row (repacked layouts)
 
 uint hash(uint x)
 {
@@ -25,6 +27,7 @@ uint hash(uint x)
 
 float unit(uint h) { return float(h >> 8) * (1.0 / 16777216.0); } // [0, 1)
 
+#ifdef BLOCK_BYTES
 uint scale_half(uint block)
 {
     // Scales in [0.0005, 0.0045): the range real checkpoints quantize to.
@@ -41,24 +44,45 @@ int scale_field(int off)
     return -1;
 }
 
+#if N_FIELDS > 0
+const int field_src[N_FIELDS] = int[N_FIELDS](FIELD_SRC);
+const int field_size[N_FIELDS] = int[N_FIELDS](FIELD_SIZE);
+#endif
+
+// The block and the GGUF block offset of byte b of the GPU layout.
+void locate(uint b, out uint block, out int off)
+{
+#if N_FIELDS > 0
+    uint row = b / row_bytes, r = b - row * row_bytes, nb = row_bytes / uint(BLOCK_BYTES);
+    block = row * nb;
+    off = 0;
+    for (int f = 0; f < N_FIELDS; f++) {
+        uint span = nb * uint(field_size[f]);
+        if (r < span) {
+            block += r / uint(field_size[f]);
+            off = field_src[f] + int(r % uint(field_size[f]));
+            return;
+        }
+        r -= span;
+    }
+#else
+    block = b / uint(BLOCK_BYTES);
+    off = int(b % uint(BLOCK_BYTES));
+#endif
+}
+
 uint byte_at(uint b)
 {
-#ifdef SOA_QBYTES
-    uint row = b / row_bytes, off_r = b - row * row_bytes;
-    uint nb = row_bytes / uint(BLOCK_BYTES), qend = nb * uint(SOA_QBYTES);
-    if (off_r < qend) return hash(b ^ seed) & 0xFFu;
-    uint scale = scale_half((row * nb + (off_r - qend) / 2u) * 2u);
-    return ((off_r - qend) & 1u) == 0u ? (scale & 0xFFu) : (scale >> 8);
-#else
-    uint block = b / uint(BLOCK_BYTES);
-    int off = int(b % uint(BLOCK_BYTES));
+    uint block;
+    int off;
+    locate(b, block, off);
     int field = scale_field(off);
     if (field < 0) return hash(b ^ seed) & 0xFFu;
     int start = field == 0 ? SCALE_A : SCALE_B;
     uint half_bits = scale_half(block * 2u + uint(field));
     return off == start ? (half_bits & 0xFFu) : (half_bits >> 8);
-#endif
 }
+#endif
 
 void main()
 {
@@ -69,6 +93,10 @@ void main()
     words[w] = floatBitsToUint(unit(h) * 0.1 - 0.05);
 #elif defined(ALL_HALF)
     words[w] = packHalf2x16(vec2(unit(h), unit(hash(h))) * 0.1 - 0.05);
+#elif defined(ALL_BF16)
+    // bfloat16 is the top half of a float (truncated: any bits are valid).
+    uvec2 f = floatBitsToUint(vec2(unit(h), unit(hash(h))) * 0.1 - 0.05);
+    words[w] = (f.x >> 16) | (f.y & 0xFFFF0000u);
 #else
     uint b = w * 4u;
     words[w] = byte_at(b) | (byte_at(b + 1u) << 8) | (byte_at(b + 2u) << 16) | (byte_at(b + 3u) << 24);

@@ -101,13 +101,6 @@ pdvm_status gpu_kernels_build(gpu_kernels *k, pdvm_progress_fn progress, void *u
  * runtime. Timed per label when profiling is on. The program must be built. */
 pdvm_status gpu_step_run(gpu_kernels *k, const gpu_step *st);
 
-/* Dot and dequant function names of the shaders for a weight type. */
-const char *gpu_dot_fn(uint32_t type);
-/* The variant reading 16-byte aligned rows through a uvec4 view; NULL when
- * the type has none. */
-const char *gpu_dot_fn_v4(uint32_t type);
-const char *gpu_deq_fn(uint32_t type);
-
 /* Smallest power of two >= v (v >= 1). */
 uint32_t gpu_pow2_ceil(uint32_t v);
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "gpu_types.h"
 #include "quant.h"
 
 enum { B_ACT = 0, B_W = 1, B_SCORES = 1, B_K = 2, B_V = 3 };
@@ -68,20 +69,15 @@ static void layout_defines(gpu_defs *d, const mv_layout *m)
     gpu_defs_int(d, "X_TILE_SEG", m->x_tile_seg);
 }
 
-static pdvm_status check_type(uint32_t type)
-{
-    if (gpu_dot_fn(type)) return PDVM_OK;
-    return pdvm_fail(PDVM_ERR_UNSUPPORTED, "GPU backend: no kernel for type %s",
-                     pdvm_type_name(type));
-}
+static pdvm_status check_type(uint32_t type) { return gpu_type_check(type, NULL); }
 
 /* The dot function for rows of `type` of rb bytes from byte `base`: the
  * uvec4 variant when the kernel declares the view and every row starts on
- * 16 bytes. */
+ * 16 bytes. Precondition: check_type(type). */
 static const char *dot_for(bool wb4, uint32_t type, uint64_t rb, uint64_t base)
 {
-    const char *v4 = gpu_dot_fn_v4(type);
-    return wb4 && v4 && rb % 16 == 0 && base % 16 == 0 ? v4 : gpu_dot_fn(type);
+    const gpu_type *t = gpu_type_find(type);
+    return wb4 && t->dot_v4 && rb % 16 == 0 && base % 16 == 0 ? t->dot_v4 : t->dot;
 }
 
 /* Plan, build and run one dispatch: the kernel tests' and the mat-vec
@@ -302,7 +298,7 @@ pdvm_status gpu_plan_embd(gpu_kernels *k, const gpu_embd_args *a, gpu_step *st)
     gpu_defs_init(&d);
     gpu_defs_int(&d, "WG_SIZE", k->wg_max);
     gpu_defs_int(&d, "N", a->n);
-    gpu_defs_str(&d, "DEQ", gpu_deq_fn(a->type));
+    gpu_defs_str(&d, "DEQ", gpu_type_find(a->type)->deq);
     gpu_prog *p;
     PDVM_TRY(gpu_prog_get(k, "embd", "embd", &d, embd_uniforms, N_NAMES(embd_uniforms), &p));
     step_init(st, p, ceil_div(a->n, k->wg_max), 1);

@@ -110,9 +110,6 @@ typedef struct gpu_score_plan {
  * byte addresses fit the shaders' 32-bit uints. */
 uint64_t gpu_block_limit(int64_t max_ssbo_bytes);
 
-/* Weight types the shaders decode. */
-bool gpu_type_supported(uint32_t type);
-
 /* Plan the weights. align: piece alignment (power of two, >= 16).
  * Errors: PDVM_ERR_UNSUPPORTED (a type without a kernel, naming the type
  * and tensor; a shape the kernels cannot run; one head's or row's data

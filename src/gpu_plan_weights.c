@@ -7,6 +7,7 @@
 #include "error.h"
 #include "util.h"
 #include "arena.h"
+#include "gpu_types.h"
 #include "quant.h"
 
 uint64_t gpu_block_limit(int64_t max_ssbo_bytes)
@@ -16,21 +17,9 @@ uint64_t gpu_block_limit(int64_t max_ssbo_bytes)
     return (uint64_t)max_ssbo_bytes < cap ? (uint64_t)max_ssbo_bytes : cap;
 }
 
-bool gpu_type_supported(uint32_t type)
-{
-    switch (type) {
-    case PDVM_TYPE_F32: case PDVM_TYPE_F16: case PDVM_TYPE_Q8_0: case PDVM_TYPE_Q4_0:
-    case PDVM_TYPE_Q4_K: case PDVM_TYPE_Q6_K: return true;
-    default: return false;
-    }
-}
-
 static pdvm_status check_tensor(const pdvm_tensor *t, bool norm)
 {
-    if (!gpu_type_supported(t->type))
-        return pdvm_fail(PDVM_ERR_UNSUPPORTED, "GPU backend: tensor %s has type %s, which has no "
-                                               "GPU kernel (supported: f32, f16, q8_0, q4_0, "
-                                               "q4_K, q6_K)", t->name, pdvm_type_name(t->type));
+    PDVM_TRY(gpu_type_check(t->type, t->name));
     if (norm && t->type != PDVM_TYPE_F32 && t->type != PDVM_TYPE_F16)
         return pdvm_fail(PDVM_ERR_UNSUPPORTED, "GPU backend: norm tensor %s has type %s "
                                                "(f32 or f16 expected)", t->name,

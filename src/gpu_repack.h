@@ -1,12 +1,13 @@
-/* GPU-side layout of Q4_0 and Q8_0 rows. Their 18- and 34-byte blocks
- * leave most blocks 2-byte aligned, so a kernel reading them in place
- * needs several unaligned word loads a block, strided across a subgroup's
- * lanes; that, not DRAM, bounded a Q4_0 mat-vec to 0.74 TB/s on an H200.
- * On the GPU each such row is stored as its blocks' quants, in block
- * order, followed by their f16 scales: the same bytes and the same bits
- * per weight (nothing is dequantized), one aligned 16-byte load of quants
- * per block when the row starts on 16 bytes. Other types keep GGUF's
- * layout. */
+/* GPU-side row layouts (the `fields` of gpu_types.h). GGUF blocks of 18,
+ * 22, 34, 110 or 210 bytes leave most blocks only 2-byte aligned, so a
+ * kernel reading them in place needs several unaligned word loads a
+ * block, strided across a subgroup's lanes; that, not DRAM, bounded a
+ * Q4_0 mat-vec to 0.74 TB/s on an H200. On the GPU such a row is stored
+ * field by field: the quants of every block in block order, then the next
+ * field of every block (high bits, scales), ...: the same bytes and the
+ * same bits per weight (nothing is dequantized), one aligned 16-byte load
+ * of quants per 32 weights when the row starts on 16 bytes. Types whose
+ * table row has no fields keep GGUF's layout. */
 #ifndef PDVM_GPU_REPACK_H
 #define PDVM_GPU_REPACK_H
 

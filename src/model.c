@@ -118,9 +118,12 @@ static pdvm_status check_shape(const gguf_tensor *t, const pdvm_hparams *hp, int
 
 static pdvm_status check_type(const gguf_tensor *t, pdvm_dim out)
 {
-    if (!pdvm_type_can_dequant(t->type))
-        return pdvm_fail(PDVM_ERR_UNSUPPORTED, "type %s (id %u) is not supported",
-                         pdvm_type_name(t->type), t->type);
+    if (!pdvm_type_can_dequant(t->type)) {
+        char known[256];
+        pdvm_type_list_decodable(known, sizeof known);
+        return pdvm_fail(PDVM_ERR_UNSUPPORTED, "type %s (id %u) is not supported (supported: %s)",
+                         pdvm_type_name(t->type), t->type, known);
+    }
     /* Norms and biases are read as plain floats downstream; every converter
      * writes them as f32. */
     if (out == PDVM_DIM_ONE && t->type != PDVM_TYPE_F32)

@@ -1,6 +1,7 @@
 /* The ggml type table (names and block geometry, from ggml.c's
  * type_traits) and the row loops over the block decoders. */
 #include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "error.h"
@@ -34,10 +35,10 @@ static const type_info types[PDVM_TYPE_COUNT] = {
     [17] = {"iq2_xs", 256, 74, NULL},
     [18] = {"iq3_xxs", 256, 98, NULL},
     [19] = {"iq1_s", 256, 50, NULL},
-    [20] = {"iq4_nl", 32, 18, NULL},
+    [20] = {"iq4_nl", 32, 18, pdvm_dq_iq4_nl},
     [21] = {"iq3_s", 256, 110, NULL},
     [22] = {"iq2_s", 256, 82, NULL},
-    [23] = {"iq4_xs", 256, 136, NULL},
+    [23] = {"iq4_xs", 256, 136, pdvm_dq_iq4_xs},
     [24] = {"i8", 1, 1, NULL},
     [25] = {"i16", 1, 2, NULL},
     [26] = {"i32", 1, 4, NULL},
@@ -48,6 +49,9 @@ static const type_info types[PDVM_TYPE_COUNT] = {
     [34] = {"tq1_0", 256, 54, NULL},
     [35] = {"tq2_0", 256, 66, NULL},
     [39] = {"mxfp4", 32, 17, NULL},
+    [40] = {"nvfp4", 64, 36, NULL},
+    [41] = {"q1_0", 128, 18, NULL},
+    [42] = {"q2_0", 64, 18, NULL},
 };
 
 static const type_info *info(uint32_t type)
@@ -77,6 +81,18 @@ bool pdvm_type_can_dequant(uint32_t type)
 {
     return type == PDVM_TYPE_F32 || type == PDVM_TYPE_F16 || type == PDVM_TYPE_BF16 ||
            (info(type) && info(type)->decode);
+}
+
+void pdvm_type_list_decodable(char *buf, size_t cap)
+{
+    size_t len = 0;
+    if (cap) buf[0] = 0;
+    for (uint32_t t = 0; t < PDVM_TYPE_COUNT && len < cap; t++) {
+        if (!pdvm_type_can_dequant(t)) continue;
+        int n = snprintf(buf + len, cap - len, "%s%s", len ? ", " : "", types[t].name);
+        if (n < 0) break;
+        len += (size_t)n;
+    }
 }
 
 pdvm_status pdvm_type_row_bytes(uint32_t type, int64_t n_elems, uint64_t *out)

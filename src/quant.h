@@ -4,6 +4,7 @@
 #define PDVM_QUANT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "pdvm.h"
@@ -24,8 +25,10 @@ enum pdvm_type {
     PDVM_TYPE_Q5_K = 13,
     PDVM_TYPE_Q6_K = 14,
     PDVM_TYPE_Q8_K = 15,
+    PDVM_TYPE_IQ4_NL = 20,
+    PDVM_TYPE_IQ4_XS = 23,
     PDVM_TYPE_BF16 = 30,
-    PDVM_TYPE_COUNT = 40, /* ids at or above this are unknown */
+    PDVM_TYPE_COUNT = 43, /* ids at or above this are unknown */
 };
 
 /* Name as ggml prints it ("q4_0", "q4_K", "iq2_xxs"); "unknown" otherwise. */
@@ -39,6 +42,10 @@ uint32_t pdvm_type_block_bytes(uint32_t type);
 
 /* True when pdvm_dequant_row can decode this type. */
 bool pdvm_type_can_dequant(uint32_t type);
+
+/* The names of the decodable types, ", "-separated, into buf (cap bytes,
+ * truncated to fit). */
+void pdvm_type_list_decodable(char *buf, size_t cap);
 
 /* Bytes of n_elems elements of type; PDVM_ERR_FORMAT when n_elems is not a
  * multiple of the block size, PDVM_ERR_UNSUPPORTED for an unknown type. */

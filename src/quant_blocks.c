@@ -199,3 +199,36 @@ void pdvm_dq_q6_k(const uint8_t *b, float *y)
         }
     }
 }
+
+/* The sixteen non-uniform levels of IQ4_NL and IQ4_XS (ggml-common.h's
+ * kvalues_iq4nl). */
+static const int8_t iq4_levels[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
+                                      1,    13,   25,  38,  53,  69,  89,  113};
+
+/* 16 quant bytes of a 32-element IQ4 group: low nibbles are elements
+ * 0..15, high nibbles 16..31. */
+static void iq4_group(const uint8_t *qs, float d, float *y)
+{
+    for (int j = 0; j < 16; j++) {
+        y[j] = d * iq4_levels[qs[j] & 0xF];
+        y[j + 16] = d * iq4_levels[qs[j] >> 4];
+    }
+}
+
+/* block_iq4_nl { half d; u8 qs[16]; } */
+void pdvm_dq_iq4_nl(const uint8_t *b, float *y) { iq4_group(b + 2, half_at(b), y); }
+
+/* block_iq4_xs { half d; u16 scales_h; u8 scales_l[4]; u8 qs[128]; }: group
+ * ib's 6-bit scale is nibble ib%2 of scales_l[ib/2] with bits 2ib, 2ib+1 of
+ * scales_h above it, offset by 32. */
+void pdvm_dq_iq4_xs(const uint8_t *b, float *y)
+{
+    const float d = half_at(b);
+    const unsigned scales_h = (unsigned)(b[2] | (b[3] << 8));
+    const uint8_t *scales_l = b + 4, *qs = b + 8;
+    for (int ib = 0; ib < QK_K / 32; ib++, qs += 16, y += 32) {
+        const int ls = ((scales_l[ib / 2] >> 4 * (ib % 2)) & 0xF) |
+                       (((scales_h >> 2 * ib) & 3) << 4);
+        iq4_group(qs, d * (ls - 32), y);
+    }
+}

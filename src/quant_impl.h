@@ -21,5 +21,7 @@ void pdvm_dq_q3_k(const uint8_t *b, float *y);
 void pdvm_dq_q4_k(const uint8_t *b, float *y);
 void pdvm_dq_q5_k(const uint8_t *b, float *y);
 void pdvm_dq_q6_k(const uint8_t *b, float *y);
+void pdvm_dq_iq4_nl(const uint8_t *b, float *y);
+void pdvm_dq_iq4_xs(const uint8_t *b, float *y);
 
 #endif

@@ -3,42 +3,48 @@
 #include <stdio.h>
 
 #include "error.h"
+#include "gpu_types.h"
 #include "quant.h"
-
-/* Where each block format keeps its f16 scales (ggml-common.h); Q8_0 and
- * Q4_0 rows keep them after the quants on the GPU (gpu_repack.h). */
-typedef struct fill_layout {
-    uint32_t type;
-    const char *defines;
-} fill_layout;
-
-static const fill_layout layouts[] = {
-    {PDVM_TYPE_F32, "#define ALL_FLOAT 1\n#define BLOCK_BYTES 4\n#define SCALE_A -1\n#define SCALE_B -1\n"},
-    {PDVM_TYPE_F16, "#define ALL_HALF 1\n#define BLOCK_BYTES 2\n#define SCALE_A -1\n#define SCALE_B -1\n"},
-    {PDVM_TYPE_Q8_0, "#define BLOCK_BYTES 34\n#define SCALE_A 0\n#define SCALE_B -1\n#define SOA_QBYTES 32\n"},
-    {PDVM_TYPE_Q4_0, "#define BLOCK_BYTES 18\n#define SCALE_A 0\n#define SCALE_B -1\n#define SOA_QBYTES 16\n"},
-    {PDVM_TYPE_Q4_K, "#define BLOCK_BYTES 144\n#define SCALE_A 0\n#define SCALE_B 2\n"},
-    {PDVM_TYPE_Q6_K, "#define BLOCK_BYTES 210\n#define SCALE_A 208\n#define SCALE_B -1\n"},
-};
 
 enum { FILL_WG = 128 }; /* within the GLES 3.1 minimum of invocations */
 
-static const fill_layout *find_layout(uint32_t type)
+/* synth_fill.comp's defines for a type: the float kind, or the block size,
+ * the f16 fields (ggml-common.h) and the GPU row's field order. */
+static pdvm_status fill_defines(const gpu_type *t, char *out, size_t cap)
 {
-    for (size_t i = 0; i < sizeof layouts / sizeof layouts[0]; i++)
-        if (layouts[i].type == type) return &layouts[i];
-    return NULL;
+    static const char *const plain[] = {
+        [GPU_FILL_F32] = "#define ALL_FLOAT 1\n",
+        [GPU_FILL_F16] = "#define ALL_HALF 1\n",
+        [GPU_FILL_BF16] = "#define ALL_BF16 1\n",
+    };
+    int n = snprintf(out, cap, "#define WG_SIZE %d\n", FILL_WG);
+    if (t->fill != GPU_FILL_BLOCKS) {
+        snprintf(out + n, cap - (size_t)n, "%s", plain[t->fill]);
+        return PDVM_OK;
+    }
+    char src[64] = "", size[64] = "";
+    for (uint32_t f = 0, ls = 0, lz = 0; f < t->n_fields; f++) {
+        ls += (uint32_t)snprintf(src + ls, sizeof src - ls, "%s%u", f ? "," : "", t->fields[f].src);
+        lz += (uint32_t)snprintf(size + lz, sizeof size - lz, "%s%u", f ? "," : "", t->fields[f].size);
+    }
+    int m = snprintf(out + n, cap - (size_t)n,
+                     "#define BLOCK_BYTES %u\n#define SCALE_A %d\n#define SCALE_B %d\n"
+                     "#define N_FIELDS %u\n#define FIELD_SRC %s\n#define FIELD_SIZE %s\n",
+                     pdvm_type_block_bytes(t->type), t->half_a, t->half_b, t->n_fields, src, size);
+    if (m < 0 || (size_t)m >= cap - (size_t)n)
+        return pdvm_fail(PDVM_ERR_GPU, "synthetic fill: defines too long");
+    return PDVM_OK;
 }
 
 pdvm_status pdvm_synth_fill(pdvm_gl *gl, const pdvm_gl_buffer *b, uint64_t offset,
                             uint64_t bytes, uint64_t row_bytes, uint32_t type, uint32_t seed)
 {
-    const fill_layout *lay = find_layout(type);
-    if (!lay)
+    const gpu_type *t = gpu_type_find(type);
+    if (!t)
         return pdvm_fail(PDVM_ERR_UNSUPPORTED, "no random fill for %s weights",
                          pdvm_type_name(type));
-    char defines[256];
-    snprintf(defines, sizeof defines, "#define WG_SIZE %d\n%s", FILL_WG, lay->defines);
+    char defines[512];
+    PDVM_TRY(fill_defines(t, defines, sizeof defines));
     pdvm_gl_program prog;
     PDVM_TRY(pdvm_gl_program_build(gl, "synth_fill", defines, &prog));
     const uint64_t n_words = (bytes + 3) / 4;

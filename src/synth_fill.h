@@ -9,7 +9,7 @@
 /* Fill [offset, offset + bytes) of b (offset aligned to ssbo_align) with
  * random `type` blocks in the GPU's layout (gpu_repack.h), rows of
  * row_bytes starting at offset; the tail up to the next 4-byte boundary
- * is written too. Supports F32, F16, Q8_0, Q4_0, Q4_K, Q6_K.
+ * is written too. Supports every type of gpu_types.h.
  * Errors: PDVM_ERR_UNSUPPORTED for other types, PDVM_ERR_GPU. */
 pdvm_status pdvm_synth_fill(pdvm_gl *gl, const pdvm_gl_buffer *b, uint64_t offset,
                             uint64_t bytes, uint64_t row_bytes, uint32_t type, uint32_t seed);

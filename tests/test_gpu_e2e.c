@@ -341,7 +341,7 @@ static void synthetic_model_and_hooks(void **state)
     double us = -1;
     assert_int_equal(pdvm_bench_matvec(*state, PDVM_TYPE_Q4_K, 100, 512, 3, &us), PDVM_OK);
     assert_true(isfinite(us) && us >= 0);
-    assert_int_equal(pdvm_bench_matvec(*state, PDVM_TYPE_Q5_0, 100, 512, 3, &us),
+    assert_int_equal(pdvm_bench_matvec(*state, PDVM_TYPE_Q8_1, 100, 512, 3, &us),
                      PDVM_ERR_UNSUPPORTED);
 }
 

@@ -3,7 +3,8 @@
  * write fails the comparison). Relative error below 1e-5 on f32 paths and
  * 1e-3 where f16 is stored (weights in F16, the KV cache). Sizes are not
  * multiples of the workgroup sizes. Everything runs at the driver's limits,
- * then again under PDVM_LIMITS=minimum. */
+ * then again under PDVM_LIMITS=minimum. Every weight type on its own (the
+ * mat-vec, QKV and embedding decode of each) is test_gpu_types.c's. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -412,15 +413,6 @@ static uint32_t odd_n_in(uint32_t type, int which)
     return which ? 4099 : 172;
 }
 
-static void matvec_types(void **state)
-{
-    fixture *f = *state;
-    for (size_t i = 0; i < sizeof all_types / sizeof all_types[0]; i++)
-        for (int which = 0; which < 3; which++)
-            matvec_case(f, all_types[i], 0, odd_n_in(all_types[i], which), 37, GPU_IN_PLAIN,
-                        GPU_OUT_STORE, 1e-5);
-}
-
 static void matvec_fused_ends(void **state)
 {
     fixture *f = *state;
@@ -778,38 +770,6 @@ static void attention_head_sizes(void **state)
     }
 }
 
-/* ------------------------------------------------------- embedding */
-
-static void embedding_rows(void **state)
-{
-    fixture *f = *state;
-    for (size_t i = 0; i < sizeof all_types / sizeof all_types[0]; i++) {
-        uint32_t t = all_types[i], n = t == PDVM_TYPE_Q4_K || t == PDVM_TYPE_Q6_K ? 512 : 96;
-        uint64_t rb;
-        uint8_t *w = random_weights(t, n, 7, 5 + i, &rb);
-        float *act = nan_floats(n + 8), *want = malloc(n * 4), *got = malloc(n * 4);
-        assert_true(want && got);
-        uint8_t *wg = malloc(rb * 7);
-        assert_non_null(wg);
-        gpu_repack_rows(t, rb, 7, w, wg);
-        pdvm_gl_buffer b_w = make_buffer(f, wg, rb * 7), b_act = make_buffer(f, act, (n + 8) * 4);
-        free(wg);
-        for (uint32_t row = 0; row < 7; row += 3) {
-            pdvm_dequant_row(t, w + row * rb, want, n);
-            LAUNCH(gpu_op_embd(&f->k, &(gpu_embd_args){&b_act, &b_w, t, n, 3, row * rb}));
-            read_floats(f, &b_act, 3, n, got);
-            /* Same arithmetic as ggml's to_float: bit-exact. */
-            assert_memory_equal(got, want, n * 4);
-        }
-        pdvm_gl_buffer_delete(f->gl, &b_w);
-        pdvm_gl_buffer_delete(f->gl, &b_act);
-        free(w);
-        free(act);
-        free(want);
-        free(got);
-    }
-}
-
 /* A compile failure names the shader, and leaves the kernels usable: the
  * failed variant is dropped, the next build succeeds. */
 static void compile_error_names_shader(void **state)
@@ -831,7 +791,6 @@ static void compile_error_names_shader(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(matvec_types),
         cmocka_unit_test(matvec_fused_ends),
         cmocka_unit_test(attention_fused),
         cmocka_unit_test(qkv_fused),
@@ -840,7 +799,6 @@ int main(void)
         cmocka_unit_test(swiglu_and_add_unfused),
         cmocka_unit_test(attention_unfused),
         cmocka_unit_test(attention_head_sizes),
-        cmocka_unit_test(embedding_rows),
         cmocka_unit_test(compile_error_names_shader),
     };
     int failed = cmocka_run_group_tests_name("driver limits", tests, setup, teardown);

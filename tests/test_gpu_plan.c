@@ -101,10 +101,10 @@ static void plan_names_unsupported_type(void **state)
     (void)state;
     pdvm_model *m = NULL;
     assert_int_equal(pdvm_synthetic_model("stories15M", PDVM_TYPE_Q4_0, &m), PDVM_OK);
-    m->layers[2].ffn_up.type = PDVM_TYPE_Q5_1;
+    m->layers[2].ffn_up.type = PDVM_TYPE_Q8_1;
     gpu_weight_plan p;
     assert_int_equal(gpu_plan_weights(m, 128ull << 20, 16, &p), PDVM_ERR_UNSUPPORTED);
-    assert_non_null(strstr(pdvm_last_error(), "q5_1"));
+    assert_non_null(strstr(pdvm_last_error(), "q8_1"));
     assert_non_null(strstr(pdvm_last_error(), "blk.2.ffn_up.weight"));
     pdvm_synthetic_free(m);
 }

@@ -16,25 +16,40 @@
 #include "quant.h"
 #include "test_util.h"
 
-static const char *const vector_types[] = {"f16",  "bf16", "q8_0", "q4_0", "q4_1", "q5_0",
-                                           "q5_1", "q2_K", "q3_K", "q4_K", "q5_K", "q6_K"};
-#define N_VECTOR_TYPES (sizeof vector_types / sizeof vector_types[0])
+/* The vector files: ggml's encodings and decodings of one f32 source. */
+typedef struct vector_file {
+    const char *path; /* NULL: quant-vectors.gguf of the shared models */
+    const char *types[12];
+    size_t n_types;
+} vector_file;
 
-static pdvm_gguf *open_vectors(void)
+static const vector_file vector_files[] = {
+    {NULL,
+     {"f16", "bf16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "q2_K", "q3_K", "q4_K", "q5_K",
+      "q6_K"},
+     12},
+    {"tests/data/iq4-vectors.gguf", {"iq4_nl", "iq4_xs"}, 2}, /* tests/data/README.md */
+};
+#define N_VECTOR_FILES (sizeof vector_files / sizeof vector_files[0])
+
+static pdvm_gguf *open_vector_file(const vector_file *v)
 {
     char path[TEST_PATH_MAX];
-    test_model_path("quant-vectors.gguf", path, sizeof path);
+    if (v->path) snprintf(path, sizeof path, "%s", v->path);
+    else test_model_path("quant-vectors.gguf", path, sizeof path);
     pdvm_gguf *g = NULL;
     if (pdvm_gguf_open(path, &g) != PDVM_OK) fail_msg("%s", pdvm_last_error());
     return g;
 }
+
+static pdvm_gguf *open_vectors(void) { return open_vector_file(&vector_files[0]); }
 
 static const gguf_tensor *tensor_of(const pdvm_gguf *g, const char *type, const char *what)
 {
     char name[64];
     snprintf(name, sizeof name, "%s.%s", type, what);
     const gguf_tensor *t = pdvm_gguf_find_tensor(g, name);
-    if (!t) fail_msg("quant-vectors.gguf has no tensor %s", name);
+    if (!t) fail_msg("vector file has no tensor %s", name);
     return t;
 }
 
@@ -46,32 +61,37 @@ static uint64_t row_bytes(const gguf_tensor *t)
 }
 
 /* Every row of <type>.quantized decodes to exactly <type>.dequantized. */
+static void check_bit_exact(const pdvm_gguf *g, const char *type)
+{
+    const gguf_tensor *q = tensor_of(g, type, "quantized");
+    const gguf_tensor *d = tensor_of(g, type, "dequantized");
+    assert_string_equal(pdvm_type_name(q->type), type);
+    assert_true(pdvm_type_can_dequant(q->type));
+    assert_int_equal(d->type, PDVM_TYPE_F32);
+    assert_int_equal(q->ne[0], d->ne[0]);
+    assert_int_equal(q->ne[1], d->ne[1]);
+    int64_t n = q->ne[0];
+    float *out = malloc((size_t)n * sizeof *out);
+    assert_non_null(out);
+    for (int64_t r = 0; r < q->ne[1]; r++) {
+        const uint8_t *src = (const uint8_t *)q->data + r * row_bytes(q);
+        const uint8_t *ref = (const uint8_t *)d->data + r * n * 4;
+        pdvm_dequant_row(q->type, src, out, n);
+        if (memcmp(out, ref, (size_t)n * 4) != 0)
+            fail_msg("%s row %lld differs from ggml's decoding", type, (long long)r);
+    }
+    free(out);
+}
+
 static void test_vectors_bit_exact(void **state)
 {
     (void)state;
-    pdvm_gguf *g = open_vectors();
-    for (size_t k = 0; k < N_VECTOR_TYPES; k++) {
-        const gguf_tensor *q = tensor_of(g, vector_types[k], "quantized");
-        const gguf_tensor *d = tensor_of(g, vector_types[k], "dequantized");
-        assert_string_equal(pdvm_type_name(q->type), vector_types[k]);
-        assert_true(pdvm_type_can_dequant(q->type));
-        assert_int_equal(d->type, PDVM_TYPE_F32);
-        assert_int_equal(q->ne[0], d->ne[0]);
-        assert_int_equal(q->ne[1], d->ne[1]);
-        int64_t n = q->ne[0];
-        float *out = malloc((size_t)n * sizeof *out);
-        assert_non_null(out);
-        for (int64_t r = 0; r < q->ne[1]; r++) {
-            const uint8_t *src = (const uint8_t *)q->data + r * row_bytes(q);
-            const uint8_t *ref = (const uint8_t *)d->data + r * n * 4;
-            pdvm_dequant_row(q->type, src, out, n);
-            if (memcmp(out, ref, (size_t)n * 4) != 0)
-                fail_msg("%s row %lld differs from ggml's decoding", vector_types[k],
-                         (long long)r);
-        }
-        free(out);
+    for (size_t f = 0; f < N_VECTOR_FILES; f++) {
+        pdvm_gguf *g = open_vector_file(&vector_files[f]);
+        for (size_t k = 0; k < vector_files[f].n_types; k++)
+            check_bit_exact(g, vector_files[f].types[k]);
+        pdvm_gguf_close(g);
     }
-    pdvm_gguf_close(g);
 }
 
 /* ggml's f16 encoding of the source equals ours (round to nearest even). */
@@ -147,10 +167,11 @@ static void test_type_table(void **state)
         {12, "q4_K", 256, 144, true},    {13, "q5_K", 256, 176, true},
         {14, "q6_K", 256, 210, true},    {15, "q8_K", 256, 292, false},
         {16, "iq2_xxs", 256, 66, false}, {19, "iq1_s", 256, 50, false},
-        {20, "iq4_nl", 32, 18, false},   {23, "iq4_xs", 256, 136, false},
+        {20, "iq4_nl", 32, 18, true},    {23, "iq4_xs", 256, 136, true},
         {29, "iq1_m", 256, 56, false},   {30, "bf16", 1, 2, true},
         {34, "tq1_0", 256, 54, false},   {35, "tq2_0", 256, 66, false},
-        {39, "mxfp4", 32, 17, false},
+        {39, "mxfp4", 32, 17, false},    {40, "nvfp4", 64, 36, false},
+        {41, "q1_0", 128, 18, false},    {42, "q2_0", 64, 18, false},
     };
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         assert_string_equal(pdvm_type_name(rows[i].id), rows[i].name);
@@ -158,7 +179,7 @@ static void test_type_table(void **state)
         assert_int_equal(pdvm_type_block_bytes(rows[i].id), rows[i].bytes);
         assert_int_equal(pdvm_type_can_dequant(rows[i].id), rows[i].dequant);
     }
-    static const uint32_t unknown[] = {4, 5, 31, 32, 33, 36, 37, 38, 40, 1000, UINT32_MAX};
+    static const uint32_t unknown[] = {4, 5, 31, 32, 33, 36, 37, 38, 43, 1000, UINT32_MAX};
     for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
         assert_string_equal(pdvm_type_name(unknown[i]), "unknown");
         assert_int_equal(pdvm_type_block_elems(unknown[i]), 0);
@@ -186,19 +207,16 @@ static void test_row_bytes(void **state)
 
 /* dot_row accumulates in the order of dequantize-then-dot, so the two agree
  * exactly, for every format. */
-static void test_dot_row_matches_dequant_then_dot(void **state)
+static void check_dot_rows(const pdvm_gguf *g, const vector_file *v)
 {
-    (void)state;
-    pdvm_gguf *g = open_vectors();
     const gguf_tensor *src = pdvm_gguf_find_tensor(g, "source.f32");
     assert_non_null(src);
     int64_t n = src->ne[0];
     float *x = malloc((size_t)n * sizeof *x), *row = malloc((size_t)n * sizeof *row);
     assert_true(x && row);
     test_fill_random(x, (size_t)n, 42, -1.0f, 1.0f);
-    for (size_t k = 0; k <= N_VECTOR_TYPES; k++) {
-        const gguf_tensor *q = k < N_VECTOR_TYPES ? tensor_of(g, vector_types[k], "quantized")
-                                                  : src;
+    for (size_t k = 0; k <= v->n_types; k++) {
+        const gguf_tensor *q = k < v->n_types ? tensor_of(g, v->types[k], "quantized") : src;
         for (int64_t r = 0; r < q->ne[1]; r++) {
             const uint8_t *p = (const uint8_t *)q->data + r * row_bytes(q);
             pdvm_dequant_row(q->type, p, row, n);
@@ -212,7 +230,34 @@ static void test_dot_row_matches_dequant_then_dot(void **state)
     }
     free(x);
     free(row);
-    pdvm_gguf_close(g);
+}
+
+static void test_dot_row_matches_dequant_then_dot(void **state)
+{
+    (void)state;
+    for (size_t f = 0; f < N_VECTOR_FILES; f++) {
+        pdvm_gguf *g = open_vector_file(&vector_files[f]);
+        check_dot_rows(g, &vector_files[f]);
+        pdvm_gguf_close(g);
+    }
+}
+
+/* The CPU decodes exactly the types the supported model families' files
+ * use; every other known type (IQ1/IQ2/IQ3, TQ*, ...) is refused. */
+static void test_decodable_set(void **state)
+{
+    (void)state;
+    static const char *const want[] = {"f32",  "f16",  "q4_0", "q4_1", "q5_0",
+                                       "q5_1", "q8_0", "q2_K", "q3_K", "q4_K",
+                                       "q5_K", "q6_K", "iq4_nl", "iq4_xs", "bf16"};
+    size_t n = 0;
+    for (uint32_t t = 0; t < PDVM_TYPE_COUNT; t++) {
+        if (!pdvm_type_can_dequant(t)) continue;
+        assert_true(n < sizeof want / sizeof want[0]);
+        assert_string_equal(pdvm_type_name(t), want[n]);
+        n++;
+    }
+    assert_int_equal(n, sizeof want / sizeof want[0]);
 }
 
 /* Decoding must not depend on the alignment of the source bytes. */
@@ -245,6 +290,7 @@ int main(void)
         cmocka_unit_test(test_type_table),
         cmocka_unit_test(test_row_bytes),
         cmocka_unit_test(test_dot_row_matches_dequant_then_dot),
+        cmocka_unit_test(test_decodable_set),
         cmocka_unit_test(test_unaligned_source),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -6,6 +6,7 @@
 #include "error.h"
 #include "gpu_ops.h"
 #include "gpu_plan.h"
+#include "gpu_types.h"
 #include "model.h"
 #include "pdvm_bench.h"
 #include "quant.h"
@@ -45,22 +46,12 @@ const char *pdvm_bench_model_type(const pdvm_model *m)
     return pdvm_type_name(best);
 }
 
-static const struct {
-    const char *name;
-    uint32_t type;
-} bench_types[] = {
-    {"f32", PDVM_TYPE_F32}, {"f16", PDVM_TYPE_F16},   {"q8_0", PDVM_TYPE_Q8_0},
-    {"q4_0", PDVM_TYPE_Q4_0}, {"q4_K", PDVM_TYPE_Q4_K}, {"q4_k", PDVM_TYPE_Q4_K},
-};
-
 bool pdvm_bench_parse_type(const char *name, uint32_t *type)
 {
-    for (size_t i = 0; i < sizeof bench_types / sizeof bench_types[0]; i++)
-        if (!strcmp(name, bench_types[i].name)) return *type = bench_types[i].type, true;
-    return false;
+    return gpu_type_parse(name, type);
 }
 
-const char *pdvm_bench_type_names(void) { return "f32, f16, q8_0, q4_0, q4_K"; }
+void pdvm_bench_type_names(char *buf, size_t cap) { gpu_type_names(buf, cap); }
 
 const char *pdvm_bench_type_name(uint32_t type) { return pdvm_type_name(type); }
 
@@ -119,7 +110,7 @@ pdvm_status pdvm_bench_matvec(pdvm_device *d, uint32_t type, uint32_t rows, uint
 {
     uint64_t rb;
     if (!d || !us) return pdvm_fail(PDVM_ERR_INVALID_ARG, "bench matvec: NULL argument");
-    if (!gpu_type_supported(type) || pdvm_type_row_bytes(type, cols, &rb) != PDVM_OK)
+    if (!gpu_type_find(type) || pdvm_type_row_bytes(type, cols, &rb) != PDVM_OK)
         return pdvm_fail(PDVM_ERR_UNSUPPORTED, "bench matvec: no kernel for %s rows of %u",
                          pdvm_type_name(type), cols);
     if (reps < 1 || rows == 0) return pdvm_fail(PDVM_ERR_INVALID_ARG, "bench matvec: empty run");

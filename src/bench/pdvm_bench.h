@@ -34,11 +34,12 @@ void pdvm_synthetic_free(pdvm_model *m);
 uint64_t pdvm_bench_weight_bytes_per_token(const pdvm_model *m);
 /* Name of the weight type holding most of the layer matrices ("q4_0"). */
 const char *pdvm_bench_model_type(const pdvm_model *m);
-/* A weight type by name as `--type` takes it ("q4_0", "q4_K" or "q4_k",
- * "f16", ...); false for a type the GPU cannot run. names: the accepted
- * names, for help texts. */
+/* A weight type by its ggml name in any case, as `--type` takes it
+ * ("q4_0", "q4_K" or "q4_k", "f16", ...); false for a type the GPU cannot
+ * run. pdvm_bench_type_names writes the accepted names, ", "-separated,
+ * into buf (cap bytes, truncated to fit), for help texts. */
 bool pdvm_bench_parse_type(const char *name, uint32_t *type);
-const char *pdvm_bench_type_names(void);
+void pdvm_bench_type_names(char *buf, size_t cap);
 /* ggml's name of a type id ("q4_K"), and the bytes of one row of cols
  * elements of it (0 when cols is not a multiple of its block). */
 const char *pdvm_bench_type_name(uint32_t type);

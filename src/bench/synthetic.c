@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "gpu_types.h"
 #include "model.h"
 #include "quant.h"
 
@@ -39,10 +40,22 @@ size_t pdvm_synthetic_count(void) { return N_SHAPES; }
 
 const char *pdvm_synthetic_name(size_t i) { return i < N_SHAPES ? shapes[i].name : NULL; }
 
+/* A type whose blocks do not tile the rows falls back as llama.cpp's
+ * quantizer does (llama-quant.cpp, tensor_type_fallback): 256-element
+ * types to a 32-element one, and to F16 when that does not fit either. */
 static uint32_t fit_type(uint32_t type, int64_t n_in)
 {
     if (n_in % pdvm_type_block_elems(type) == 0) return type;
-    return PDVM_TYPE_Q4_0; /* like llama.cpp, fall back to a 32-element block */
+    uint32_t fb = type;
+    switch (type) {
+    case PDVM_TYPE_IQ4_XS: fb = PDVM_TYPE_IQ4_NL; break;
+    case PDVM_TYPE_Q2_K: case PDVM_TYPE_Q3_K: fb = PDVM_TYPE_Q4_0; break;
+    case PDVM_TYPE_Q4_K: fb = PDVM_TYPE_Q5_0; break;
+    case PDVM_TYPE_Q5_K: fb = PDVM_TYPE_Q5_1; break;
+    case PDVM_TYPE_Q6_K: fb = PDVM_TYPE_Q8_0; break;
+    default: break;
+    }
+    return n_in % pdvm_type_block_elems(fb) == 0 ? fb : PDVM_TYPE_F16;
 }
 
 static void set_tensor(pdvm_tensor *t, char *name, const char *fmt, int layer, uint32_t type,
@@ -110,10 +123,12 @@ pdvm_status pdvm_synthetic_model(const char *name, uint32_t type, pdvm_model **o
         return pdvm_fail(PDVM_ERR_INVALID_ARG,
                          "unknown synthetic model '%s' (known: stories15M, tinyllama-1.1b, "
                          "llama-3.2-1b, qwen2.5-0.5b, llama-3-8b, phi-4-14b)", name);
-    if (type != PDVM_TYPE_F16 && type != PDVM_TYPE_Q8_0 && type != PDVM_TYPE_Q4_0 &&
-        type != PDVM_TYPE_Q4_K)
-        return pdvm_fail(PDVM_ERR_UNSUPPORTED, "synthetic weights of type %s: use f16, q8_0, "
-                         "q4_0 or q4_k", pdvm_type_name(type));
+    if (!gpu_type_find(type)) {
+        char types[256];
+        gpu_type_names(types, sizeof types);
+        return pdvm_fail(PDVM_ERR_UNSUPPORTED, "synthetic weights of type %s: use one of %s",
+                         pdvm_type_name(type), types);
+    }
     synth_storage *st = calloc(1, sizeof *st);
     const size_t per_layer = sizeof(pdvm_layer) / sizeof(pdvm_tensor);
     if (st) st->n_names = per_layer * s->n_layer + 3;

@@ -9,12 +9,22 @@
 #include "bench.h"
 #include "cli.h"
 
-#define SYNOPSIS                                                                         \
-    "(-m MODEL | --synthetic NAME --type T) [options]\n"                               \
-    "       pdvm bench --kernel matvec --rows R --cols C --type T [--reps R]\n"         \
-    "       pdvm bench --suite [--models DIR] [--out FILE]\n"                           \
-    "  Synthetic shapes: stories15M, tinyllama-1.1b, llama-3.2-1b, qwen2.5-0.5b,\n"     \
-    "  llama-3-8b, phi-4-14b (random weights generated on the GPU)."
+/* The help text's synopsis, T listing the GPU weight types. */
+static void synopsis(char *buf, size_t cap)
+{
+    char types[256];
+    pdvm_bench_type_names(types, sizeof types);
+    snprintf(buf, cap,
+             "(-m MODEL | --synthetic NAME --type T) [options]\n"
+             "       pdvm bench --kernel matvec --rows R --cols C --type T [--reps R]\n"
+             "       pdvm bench --suite [--models DIR] [--out FILE]\n"
+             "  T (any case): %s.\n"
+             "  Synthetic shapes: stories15M, tinyllama-1.1b, llama-3.2-1b, qwen2.5-0.5b,\n"
+             "  llama-3-8b, phi-4-14b (random weights generated on the GPU; a K-quant or\n"
+             "  iq4_xs tensor whose rows are not a multiple of 256 falls back to a 32-block\n"
+             "  type, like llama.cpp).",
+             types);
+}
 
 /* -1: help printed; 0: go on; else the exit code. */
 static int parse_args(int argc, char **argv, bench_opts *o)
@@ -46,11 +56,18 @@ static int parse_args(int argc, char **argv, bench_opts *o)
     };
     const size_t n_args = sizeof args / sizeof args[0];
     int r = pdvm_args_parse("bench", args, n_args, argc, argv);
-    if (r == PDVM_ARGS_HELP) return pdvm_args_usage(stdout, "bench", SYNOPSIS, args, n_args), -1;
+    if (r == PDVM_ARGS_HELP) {
+        char syn[1024];
+        synopsis(syn, sizeof syn);
+        return pdvm_args_usage(stdout, "bench", syn, args, n_args), -1;
+    }
     if (r != PDVM_ARGS_OK) return PDVM_EXIT_USAGE;
-    if (!pdvm_bench_parse_type(type, &o->type))
-        return fprintf(stderr, "pdvm bench: unknown --type '%s' (GPU types: %s)\n", type,
-                       pdvm_bench_type_names()), PDVM_EXIT_USAGE;
+    if (!pdvm_bench_parse_type(type, &o->type)) {
+        char types[256];
+        pdvm_bench_type_names(types, sizeof types);
+        fprintf(stderr, "pdvm bench: unknown --type '%s' (GPU types: %s)\n", type, types);
+        return PDVM_EXIT_USAGE;
+    }
     if (!o->suite && !o->kernel && !o->model_path == !o->synthetic)
         return fprintf(stderr, "pdvm bench: give one of -m MODEL, --synthetic NAME, "
                                "--kernel matvec or --suite\n"), PDVM_EXIT_USAGE;
