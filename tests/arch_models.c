@@ -61,7 +61,7 @@ static const struct {
     {"q8_0", PDVM_TYPE_Q8_0}, {"q4_0", PDVM_TYPE_Q4_0}, {"q4_1", PDVM_TYPE_Q4_1},
     {"q5_0", PDVM_TYPE_Q5_0}, {"q5_1", PDVM_TYPE_Q5_1}, {"q2_K", PDVM_TYPE_Q2_K},
     {"q3_K", PDVM_TYPE_Q3_K}, {"q4_K", PDVM_TYPE_Q4_K}, {"q5_K", PDVM_TYPE_Q5_K},
-    {"q6_K", PDVM_TYPE_Q6_K},
+    {"q6_K", PDVM_TYPE_Q6_K}, {"iq4_nl", PDVM_TYPE_IQ4_NL}, {"iq4_xs", PDVM_TYPE_IQ4_XS},
 };
 
 bool arch_type_from_name(const char *name, uint32_t *type)
@@ -90,6 +90,7 @@ static int scale_fields(uint32_t type, uint32_t *off, float *rel)
     case PDVM_TYPE_Q4_K: off[0] = 0, off[1] = 2, rel[1] = 7.5f; return 2;
     case PDVM_TYPE_Q5_K: off[0] = 0, off[1] = 2, rel[1] = 15.5f; return 2;
     case PDVM_TYPE_Q6_K: off[0] = 208; return 1;
+    case PDVM_TYPE_IQ4_NL: case PDVM_TYPE_IQ4_XS: off[0] = 0; return 1;
     default: return 0;
     }
 }
@@ -157,6 +158,7 @@ static uint8_t *random_weights(uint32_t type, int64_t n_in, int64_t n_rows, doub
 static uint32_t fit_type(uint32_t type, int64_t n_in)
 {
     if (n_in % pdvm_type_block_elems(type) == 0) return type;
+    if (type == PDVM_TYPE_IQ4_XS) return PDVM_TYPE_IQ4_NL;
     bool four_bit = type == PDVM_TYPE_Q4_K || type == PDVM_TYPE_Q3_K || type == PDVM_TYPE_Q2_K;
     return four_bit ? PDVM_TYPE_Q5_0 : PDVM_TYPE_Q8_0;
 }
