@@ -198,23 +198,48 @@ typedef struct pdvm_hparams {
 
 typedef struct pdvm_model pdvm_model;
 
+/* How the file's bytes are held (llama.cpp's --mmap/--no-mmap/--mlock). On
+ * boards whose GPU shares the RAM (and on llvmpipe) the GPU's copy of the
+ * weights is in that RAM too, so what the process keeps of the file comes
+ * on top of it:
+ * - use_mmap (default): the file is mapped; a GPU session's upload reads
+ *   each piece through the map and drops those pages from the process
+ *   right after, so a GPU session costs the file size once (the GPU copy)
+ *   plus a few MiB; the pages stay in the page cache, which the kernel
+ *   reclaims under pressure and which makes the next load fast. A CPU
+ *   session reads the weights through the map (resident as it touches
+ *   them, reclaimable).
+ * - use_mmap false: the file is read with read(), never mapped: a GPU
+ *   upload through a staging buffer of a few MiB (same peak as mmap); a CPU
+ *   session reads the whole data section into the process's own memory
+ *   (the file size, not reclaimable, for as long as the model is open).
+ *   For file systems where mapping is slow or impossible.
+ * - use_mlock: the whole file is read in and locked in RAM for as long as
+ *   the model is open (never paged out or dropped): the file size on top
+ *   of the GPU copy, i.e. twice the weights on a unified-memory board;
+ *   worth it for the CPU backend only. Needs RLIMIT_MEMLOCK (ulimit -l) of
+ *   the file size, or CAP_IPC_LOCK. */
 typedef struct pdvm_model_params {
     bool check_tensors;     /* decode every tensor at load and refuse NaN/Inf
                              * (pdvm_gguf_check_tensors); costs a pass over
                              * the whole file */
+    bool use_mmap;          /* map the file (default true); false: read() it */
+    bool use_mlock;         /* lock the file's bytes in RAM (default false) */
 } pdvm_model_params;
 
-/* Defaults: check_tensors false. */
+/* Defaults: check_tensors false, use_mmap true, use_mlock false. */
 PDVM_API pdvm_model_params pdvm_model_default_params(void);
 
 /* Open a GGUF file (v2 or v3), validate it, bind the architecture's tensors
- * and load the tokenizer. The file is memory-mapped read-only and stays
- * mapped until pdvm_model_close. params NULL means the defaults.
+ * and load the tokenizer. The file is memory-mapped read-only (or read, see
+ * pdvm_model_params) and stays open until pdvm_model_close. params NULL
+ * means the defaults.
  * Errors: PDVM_ERR_INVALID_ARG (NULL path or out), PDVM_ERR_IO (cannot
- * open/map, not a regular file), PDVM_ERR_FORMAT (malformed file, message
- * names the byte offset or tensor; a NaN/Inf with check_tensors),
+ * open/map/read, not a regular file), PDVM_ERR_FORMAT (malformed file,
+ * message names the byte offset or tensor; a NaN/Inf with check_tensors),
  * PDVM_ERR_UNSUPPORTED (tensor type, architecture or tokenizer model we do
- * not run, named), PDVM_ERR_NOMEM. Messages start with the path. */
+ * not run, named), PDVM_ERR_NOMEM (also: use_mlock refused, with the
+ * RLIMIT_MEMLOCK in force). Messages start with the path. */
 PDVM_API pdvm_status pdvm_model_load(const char *path, const pdvm_model_params *params,
                                      pdvm_model **out);
 /* pdvm_model_load with the default parameters. */

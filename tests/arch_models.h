@@ -33,6 +33,9 @@ typedef struct arch_spec {
 /* The architectures the tests cover (one per family of the issue). */
 size_t arch_spec_count(void);
 const arch_spec *arch_spec_at(size_t i);
+/* One of those by name, or "tinyllama-1.1b": TinyLlama-1.1B's shape (n_embd
+ * 2048, 22 layers, 32 heads, 4 KV heads, n_ff 5632, llama-spm vocabulary),
+ * which is not among them (too large to loop over). NULL when unknown. */
 const arch_spec *arch_spec_find(const char *name);
 
 /* Weight type names a spec is written in: "f32", "f16", "q8_0", "q4_0",
