@@ -53,11 +53,17 @@ static const arch_spec tinyllama = {
     .n_embd = 2048, .n_layer = 22, .n_head = 32, .n_head_kv = 4, .n_ff = 5632,
     .n_ctx_train = 2048, .rope_base = 10000.0f, .rms_eps = 1e-5f};
 
+static const arch_spec big_embd = {
+    .name = "big-embd", .arch = "llama", .vocab = "ggml-vocab-llama-spm.gguf", .n_embd = 5120,
+    .n_layer = 1, .n_head = 40, .n_head_kv = 8, .n_ff = 2048, .n_ctx_train = 2048,
+    .rope_base = 10000.0f, .rms_eps = 1e-5f, .embd_f32 = true};
+
 const arch_spec *arch_spec_find(const char *name)
 {
     for (size_t i = 0; i < N_SPECS; i++)
         if (!strcmp(specs[i].name, name)) return &specs[i];
-    return !strcmp(tinyllama.name, name) ? &tinyllama : NULL;
+    if (!strcmp(tinyllama.name, name)) return &tinyllama;
+    return !strcmp(big_embd.name, name) ? &big_embd : NULL;
 }
 
 static const struct {
@@ -284,7 +290,8 @@ static void add_tensors(model_out *m, const arch_spec *s, uint32_t type, uint32_
     bool gemma = !strncmp(s->arch, "gemma", 5);
     const double embd = gemma ? 0.02 : s->tied ? 0.1 : 0.3;
     const double spread = s->final_softcap != 0.0f ? 10.0 : 20.0;
-    add_tensor(m, "token_embd.weight", type, s->n_embd, n_vocab, embd);
+    add_tensor(m, "token_embd.weight", s->embd_f32 ? PDVM_TYPE_F32 : type, s->n_embd, n_vocab,
+               embd);
     float k = s->tied ? (float)(spread / (embd * sqrt((double)s->n_embd))) : 1.0f;
     add_vector(m, "output_norm.weight", s->n_embd, 0.8f * k, 1.2f * k);
     if (!s->tied) add_tensor(m, "output.weight", type, s->n_embd, n_vocab, spread / sqrt((double)s->n_embd));
