@@ -445,11 +445,20 @@ typedef struct pdvm_session pdvm_session;
 /* Create an inference session (KV cache for n_ctx positions, on the chosen
  * backend). The model must outlive the session. A GPU session opens its own
  * EGL context, uploads the weights, plans every dispatch of the chain and
- * builds its programs (from the program-binary cache when it can).
+ * builds its programs (from the program-binary cache when it can). Before
+ * allocating anything it adds up its weights, KV cache and scratch and
+ * compares them with what the system can give: the free video memory a
+ * discrete GPU reports (GL_NVX_gpu_memory_info, GL_ATI_meminfo), else
+ * MemAvailable of /proc/meminfo (GPUs that share the RAM, llvmpipe), or
+ * PDVM_MEM_AVAILABLE_MIB when set (0: no check).
  * Errors: PDVM_ERR_INVALID_ARG (NULL model or out, n_ctx over 1 << 20, an
- * unknown backend, a malformed tuning variable such as PDVM_MV_WG),
- * PDVM_ERR_NO_PLATFORM, PDVM_ERR_GPU, PDVM_ERR_NOMEM, PDVM_ERR_UNSUPPORTED
- * (a weight type or shape the backend has no kernel for, named). */
+ * unknown backend, a malformed tuning variable such as PDVM_MV_WG or
+ * PDVM_MEM_AVAILABLE_MIB), PDVM_ERR_NO_PLATFORM, PDVM_ERR_GPU,
+ * PDVM_ERR_NOMEM (also: a GPU session that does not fit, refused before
+ * allocating, the message giving what it needs, what is available and the
+ * n_ctx that would fit), PDVM_ERR_IO (a CPU session on a model opened
+ * without mmap reads its weights in), PDVM_ERR_UNSUPPORTED (a weight type
+ * or shape the backend has no kernel for, named). */
 PDVM_API pdvm_status pdvm_session_create(pdvm_model *model, const pdvm_session_params *params,
                                          pdvm_session **out);
 /* Free the session, its KV cache and (GPU) its context and buffers. NULL is
