@@ -191,6 +191,28 @@ static void plan_kv_slabs(void **state)
     pdvm_synthetic_free(m);
 }
 
+/* Sliding-window layers hold a ring of n_swa positions, not n_ctx: Gemma 3
+ * 1B at 8192 positions (22 of 26 layers with a 512 window) needs about a
+ * fifth of the full cache. */
+static void plan_kv_window_rings(void **state)
+{
+    (void)state;
+    pdvm_model *m = NULL;
+    assert_int_equal(pdvm_synthetic_model("gemma-3-1b", PDVM_TYPE_Q4_0, &m), PDVM_OK);
+    gpu_kv_plan kv;
+    assert_int_equal(gpu_plan_kv(m, 8192, 128ull << 20, 256, &kv), PDVM_OK);
+    const uint64_t per_pos = 2ull * m->hp.n_head_kv * m->hp.head_dim * 2; /* K and V, f16 */
+    uint64_t want = 0;
+    for (uint32_t l = 0; l < m->hp.n_layer; l++) {
+        assert_int_equal(kv.held[l], m->ap.swa[l] ? 512 : 8192);
+        want += kv.held[l] * per_pos;
+    }
+    assert_int_equal(want, (4ull * 8192 + 22ull * 512) * per_pos);
+    assert_true(kv.total_bytes >= want && kv.total_bytes <= want + 2 * 26 * 256);
+    gpu_plan_kv_free(&kv);
+    pdvm_synthetic_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -200,6 +222,7 @@ int main(void)
         cmocka_unit_test(plan_names_unsupported_type),
         cmocka_unit_test(plan_row_larger_than_block),
         cmocka_unit_test(plan_kv_slabs),
+        cmocka_unit_test(plan_kv_window_rings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
