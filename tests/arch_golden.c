@@ -17,7 +17,7 @@ static const char *const goldens[] = {
     "llama3-q5_K", "smollm-f32",  "smollm-q4_0", "smollm-q5_1", "qwen2-f32",   "qwen2-q8_0",
     "qwen2-q4_K",  "qwen3-f32",   "qwen3-q8_0",  "qwen3-q4_1",  "phi3-f32",    "phi3-q4_K",
     "phi3-q8_0",   "gemma2-f32",  "gemma2-q8_0", "gemma2-q4_0", "gemma3-f32",  "gemma3-bf16",
-    "gemma3-q5_0",
+    "gemma3-q5_0", "smollm-iq4_nl", "phi3-iq4_xs",
 };
 
 const char *arch_golden_name(size_t i)
