@@ -33,10 +33,15 @@ static void check_plan(const gpu_weight_plan *p, const pdvm_model *m, uint64_t b
             next = pt->out1;
             assert_true(pt->buf < p->n_bufs);
             uint64_t end = 0;
-            if (g->norm) {
-                assert_true(pt->norm_off != GPU_NO_NORM);
-                assert_int_equal(pt->norm_off % 16, 0);
-                end = pt->norm_off + (uint64_t)m->hp.n_embd * 4;
+            assert_true(!g->vec[GPU_V_NORM] == (pt->vec_off[GPU_V_NORM] == GPU_NO_VEC));
+            assert_true(g->has_bias == (pt->vec_off[GPU_V_BIAS] != GPU_NO_VEC));
+            for (int v = 0; v < GPU_V_COUNT; v++) {
+                if (pt->vec_off[v] == GPU_NO_VEC) continue;
+                uint64_t len = v == GPU_V_BIAS ? pt->out1 - pt->out0
+                               : v >= GPU_V_QNORM ? m->hp.head_dim : m->hp.n_embd;
+                assert_int_equal(pt->vec_off[v] % 16, 0);
+                assert_true(pt->vec_off[v] >= end);
+                end = pt->vec_off[v] + len * 4;
             }
             uint32_t rows = 0;
             for (uint32_t s = 0; s < g->n_t; s++) {
