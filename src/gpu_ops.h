@@ -150,6 +150,9 @@ pdvm_status gpu_op_swiglu(gpu_kernels *k, const gpu_ew_args *a);
 enum { GPU_MV_U_NSLOTS = 7 };
 enum { GPU_QKV_U_KV_K = 12, GPU_QKV_U_KV_V = 13, GPU_QKV_U_KV_STRIDE = 14, GPU_QKV_U_KV_T = 15 };
 enum { GPU_ATTN_U_N = 6, GPU_ATTN_U_CHUNK = 7, GPU_ATTN_U_SLOT0 = 8 };
+/* The KV slab's first word, patched per sequence (gpu_step.buf[2] and [3]
+ * hold its K and V buffers). */
+enum { GPU_ATTN_U_KV_K = 2, GPU_ATTN_U_KV_V = 3, GPU_SCORES_U_KV_K = 2, GPU_WSUM_U_KV_V = 2 };
 enum { GPU_EMBD_U_ROWB = 1 };
 enum { GPU_KVW_U_KV_K = 2, GPU_KVW_U_KV_V = 3, GPU_KVW_U_KV_STRIDE = 4, GPU_KVW_U_KV_T = 5 };
 enum { GPU_SCORES_U_N = 5 };

@@ -86,8 +86,9 @@ typedef struct gpu_weight_plan {
     uint64_t align;
 } gpu_weight_plan;
 
-/* One KV slab: cache slots [pos0, pos0 + n_pos) of one layer, for all KV
- * heads ([kv_head][slot][head_dim] f16), at word `word` of buffer `buf`.
+/* One KV slab: cache slots [pos0, pos0 + n_pos) of one layer of one
+ * sequence, for all KV heads ([kv_head][slot][head_dim] f16), at word
+ * `word` of buffer `buf`.
  * A slot is the position itself, or for a sliding-window layer (a ring of
  * n_swa slots) the position modulo n_swa. Unused slab entries of a layer
  * with fewer slabs have n_pos 0 and pos0 UINT32_MAX. */
@@ -98,11 +99,15 @@ typedef struct gpu_kv_slab {
 } gpu_kv_slab;
 
 typedef struct gpu_kv_plan {
-    uint32_t n_ctx;
+    uint32_t n_ctx;           /* positions of each sequence */
+    uint32_t n_seq;
     uint32_t slabs_per_layer; /* the most any layer has */
     uint32_t pos_per_slab;
+    size_t seq_slabs;   /* slabs of one sequence: n_layer * slabs_per_layer */
     uint32_t *held;     /* [layer]: slots kept: n_ctx, or a window's n_swa (a ring) */
-    gpu_kv_slab *slabs; /* [layer * slabs_per_layer + s]; K and V use the same layout */
+    gpu_kv_slab *slabs; /* [seq * seq_slabs + layer * slabs_per_layer + s]: every
+                         * sequence has the same slab shapes in its own memory;
+                         * K and V use the same layout */
     uint64_t *buf_bytes;
     uint32_t n_bufs;    /* per cache (K and V have n_bufs each) */
     uint64_t total_bytes; /* K + V */
@@ -141,14 +146,24 @@ void gpu_plan_weights_free(gpu_weight_plan *p);
  * group whose first segment holds the token_embd rows: OUTPUT when tied. */
 gpu_group *gpu_plan_group(const gpu_weight_plan *p, uint32_t layer, gpu_group_kind kind);
 
-/* The KV cache of model m for n_ctx positions: sliding-window layers keep
- * a ring of n_swa slots (Gemma 3 1B at 8192 positions: a fraction of the
- * full cache). Errors: PDVM_ERR_UNSUPPORTED (one position over the block
- * limit), PDVM_ERR_NOMEM. */
-pdvm_status gpu_plan_kv(const pdvm_model *m, uint32_t n_ctx, uint64_t block, uint64_t align,
-                        gpu_kv_plan *out);
+/* The KV cache of model m for n_seq sequences of n_ctx positions:
+ * sliding-window layers keep a ring of n_swa slots per sequence (Gemma 3
+ * 1B at 8192 positions: a fraction of the full cache). Errors:
+ * PDVM_ERR_UNSUPPORTED (one position over the block limit),
+ * PDVM_ERR_NOMEM. */
+pdvm_status gpu_plan_kv(const pdvm_model *m, uint32_t n_ctx, uint32_t n_seq, uint64_t block,
+                        uint64_t align, gpu_kv_plan *out);
 void gpu_plan_kv_free(gpu_kv_plan *p);
-/* The slot of position pos in layer l, and the slab holding that slot. */
+/* Sequence seq's slab in the place sequence 0's `slab` has (a chain is
+ * planned on sequence 0's slabs and moved per token). */
+const gpu_kv_slab *gpu_kv_seq_slab(const gpu_kv_plan *p, const gpu_kv_slab *slab, uint32_t seq);
+/* Whether a sequence at position cur can continue at pos < cur: every
+ * position a token at pos or later attends to is still in each layer's
+ * ring. False sets *ring to the n_swa slots of a ring that lost them. */
+bool gpu_kv_can_truncate(const gpu_kv_plan *p, uint32_t n_layer, uint32_t cur, uint32_t pos,
+                         uint32_t *ring);
+/* Sequence 0's: the slot of position pos in layer l, and the slab holding
+ * that slot (gpu_kv_seq_slab for another sequence's). */
 uint32_t gpu_kv_slot(const gpu_kv_plan *p, uint32_t layer, uint32_t pos);
 const gpu_kv_slab *gpu_kv_slab_at(const gpu_kv_plan *p, uint32_t layer, uint32_t pos);
 /* Slots a step at position pos attends to in layer l (all valid ones:

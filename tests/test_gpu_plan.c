@@ -171,7 +171,7 @@ static void plan_kv_slabs(void **state)
     const uint64_t blocks[] = {128ull << 20, 1ull << 20, 4096};
     for (size_t b = 0; b < 3; b++) {
         gpu_kv_plan kv;
-        assert_int_equal(gpu_plan_kv(m, 4096, blocks[b], 256, &kv), PDVM_OK);
+        assert_int_equal(gpu_plan_kv(m, 4096, 1, blocks[b], 256, &kv), PDVM_OK);
         const uint64_t per_pos = (uint64_t)m->hp.n_head_kv * m->hp.head_dim * 2;
         for (uint32_t l = 0; l < m->hp.n_layer; l++) {
             uint32_t next = 0;
