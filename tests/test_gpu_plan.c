@@ -200,7 +200,7 @@ static void plan_kv_window_rings(void **state)
     pdvm_model *m = NULL;
     assert_int_equal(pdvm_synthetic_model("gemma-3-1b", PDVM_TYPE_Q4_0, &m), PDVM_OK);
     gpu_kv_plan kv;
-    assert_int_equal(gpu_plan_kv(m, 8192, 128ull << 20, 256, &kv), PDVM_OK);
+    assert_int_equal(gpu_plan_kv(m, 8192, 1, 128ull << 20, 256, &kv), PDVM_OK);
     const uint64_t per_pos = 2ull * m->hp.n_head_kv * m->hp.head_dim * 2; /* K and V, f16 */
     uint64_t want = 0;
     for (uint32_t l = 0; l < m->hp.n_layer; l++) {
