@@ -1,10 +1,11 @@
 #!/bin/sh
 # Run cmocka test binaries one after another, then print one summary in
 # cmocka's format for the whole run (a binary may run several groups).
-# Exit non-zero if any binary failed.
+# Exit non-zero if any binary failed. $PDVM_RUNNER, when set, runs each
+# binary (an emulator such as qemu-aarch64-static for a cross build).
 passed=0; failed=0; skipped=0; bad=""
 for t in "$@"; do
-    out=$("$t" 2>&1); rc=$?
+    out=$($PDVM_RUNNER "$t" 2>&1); rc=$?
     printf '%s\n' "$out"
     p=$(printf '%s\n' "$out" | sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' | awk '{n += $1} END {if (NR) print n}')
     f=$(printf '%s\n' "$out" | sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' | awk '{n += $1} END {if (NR) print n}')
