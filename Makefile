@@ -288,8 +288,10 @@ deps-arm64:
 	@$(call apt_install,$(ARM64_DEB),$(call installed,$(ARM64_DEB)))
 
 # Every test binary of the arm64 build, on the arm64 Mesa (llvmpipe,
-# surfaceless): the GPU tests at the driver's limits and PDVM_LIMITS=minimum.
+# surfaceless): the GPU tests at the driver's limits and PDVM_LIMITS=minimum;
+# then compare-arm64.
 test-arm64: deps-arm64
+	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory CROSS=$(ARM64) test-emulated
 
 # CI's share of it: every CPU-side test binary, then the stories260K files
@@ -302,6 +304,7 @@ EMU_ENV = PDVM_RUNNER="$$(command -v $(RUNNER))" PDVM_BIN=$(BUILD)/pdvm
 
 test-emulated: all $(TEST_BIN)
 	@$(EMU_ENV) tests/run_tests.sh $(TEST_BIN)
+	@$(MAKE) --no-print-directory compare-arm64
 
 ci-emulated: all $(CPU_TESTS)
 	@$(EMU_ENV) tests/run_tests.sh $(CPU_TESTS)
