@@ -49,6 +49,10 @@ PKG_CONFIG ?= PKG_CONFIG_LIBDIR=/usr/lib/$(CROSS)/pkgconfig:/usr/share/pkgconfig
 BUILD      ?= build/$(CROSS)
 RUNNER     ?= qemu-$(firstword $(subst -, ,$(CROSS)))-static
 endif
+# On make's command line it would not reach $(shell) (make 4.3).
+ifeq ($(origin PKG_CONFIG_LIBDIR),command line)
+PKG_CONFIG ?= env PKG_CONFIG_LIBDIR=$(PKG_CONFIG_LIBDIR) pkg-config
+endif
 PKG_CONFIG ?= pkg-config
 # ---- end of cross-building ----------------------------------------------------
 
