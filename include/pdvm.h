@@ -350,8 +350,8 @@ typedef struct pdvm_device_info {
     char gl_version[128], gl_vendor[64], renderer[128], glsl_version[128];
     char mesa_driver[32];       /* the Mesa driver that runs the shaders, as GALLIUM_DRIVER
                                  * and MESA_LOADER_DRIVER_OVERRIDE name it ("llvmpipe",
-                                 * "zink", "v3d", "panfrost", "freedreno", "iris", ...);
-                                 * "" when the driver is not Mesa's */
+                                 * "zink", "v3d", "panfrost", "msm" for Freedreno,
+                                 * "iris", ...); "" when the driver is not Mesa's */
     char dri_driver[32];        /* the DRI driver Mesa's EGL loaded (EGL_MESA_query_driver):
                                  * "swrast" or "kms_swrast" when a software rasterizer
                                  * hosts mesa_driver; "" when not Mesa */
