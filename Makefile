@@ -97,6 +97,9 @@ TEST_UTIL  := $(filter-out $(TEST_SRC),$(wildcard tests/*.c))
 TEST_BIN   := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 TEST_UOBJ  := $(TEST_UTIL:%.c=$(BUILD)/obj/%.o)
 GPU_TESTS  := $(filter $(BUILD)/tests/test_gl_% $(BUILD)/tests/test_gpu_%,$(TEST_BIN))
+# tests/tools/*.c: programs over the test helpers (model writers), built
+# with the tests so they keep compiling.
+TEST_TOOLS := $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(wildcard tests/tools/*.c))
 CPU_TESTS  := $(filter-out $(GPU_TESTS),$(TEST_BIN))
 
 # Objects of test binaries are intermediate in the pattern chain; keep them
@@ -171,7 +174,7 @@ test: deps
 	@$(MAKE) --no-print-directory test-run
 
 # Tests that run the CLI find it through PDVM_BIN.
-test-run: all $(TEST_BIN)
+test-run: all $(TEST_BIN) $(TEST_TOOLS)
 	@PDVM_BIN=$(BUILD)/pdvm tests/run_tests.sh $(TEST_BIN)
 
 test-cpu: check-pkgs $(BUILD)/pdvm $(CPU_TESTS)

@@ -198,23 +198,48 @@ typedef struct pdvm_hparams {
 
 typedef struct pdvm_model pdvm_model;
 
+/* How the file's bytes are held (llama.cpp's --mmap/--no-mmap/--mlock). On
+ * boards whose GPU shares the RAM (and on llvmpipe) the GPU's copy of the
+ * weights is in that RAM too, so what the process keeps of the file comes
+ * on top of it:
+ * - use_mmap (default): the file is mapped; a GPU session's upload reads
+ *   each piece through the map and drops those pages from the process
+ *   right after, so a GPU session costs the file size once (the GPU copy)
+ *   plus a few MiB; the pages stay in the page cache, which the kernel
+ *   reclaims under pressure and which makes the next load fast. A CPU
+ *   session reads the weights through the map (resident as it touches
+ *   them, reclaimable).
+ * - use_mmap false: the file is read with read(), never mapped: a GPU
+ *   upload through a staging buffer of a few MiB (same peak as mmap); a CPU
+ *   session reads the whole data section into the process's own memory
+ *   (the file size, not reclaimable, for as long as the model is open).
+ *   For file systems where mapping is slow or impossible.
+ * - use_mlock: the whole file is read in and locked in RAM for as long as
+ *   the model is open (never paged out or dropped): the file size on top
+ *   of the GPU copy, i.e. twice the weights on a unified-memory board;
+ *   worth it for the CPU backend only. Needs RLIMIT_MEMLOCK (ulimit -l) of
+ *   the file size, or CAP_IPC_LOCK. */
 typedef struct pdvm_model_params {
     bool check_tensors;     /* decode every tensor at load and refuse NaN/Inf
                              * (pdvm_gguf_check_tensors); costs a pass over
                              * the whole file */
+    bool use_mmap;          /* map the file (default true); false: read() it */
+    bool use_mlock;         /* lock the file's bytes in RAM (default false) */
 } pdvm_model_params;
 
-/* Defaults: check_tensors false. */
+/* Defaults: check_tensors false, use_mmap true, use_mlock false. */
 PDVM_API pdvm_model_params pdvm_model_default_params(void);
 
 /* Open a GGUF file (v2 or v3), validate it, bind the architecture's tensors
- * and load the tokenizer. The file is memory-mapped read-only and stays
- * mapped until pdvm_model_close. params NULL means the defaults.
+ * and load the tokenizer. The file is memory-mapped read-only (or read, see
+ * pdvm_model_params) and stays open until pdvm_model_close. params NULL
+ * means the defaults.
  * Errors: PDVM_ERR_INVALID_ARG (NULL path or out), PDVM_ERR_IO (cannot
- * open/map, not a regular file), PDVM_ERR_FORMAT (malformed file, message
- * names the byte offset or tensor; a NaN/Inf with check_tensors),
+ * open/map/read, not a regular file), PDVM_ERR_FORMAT (malformed file,
+ * message names the byte offset or tensor; a NaN/Inf with check_tensors),
  * PDVM_ERR_UNSUPPORTED (tensor type, architecture or tokenizer model we do
- * not run, named), PDVM_ERR_NOMEM. Messages start with the path. */
+ * not run, named), PDVM_ERR_NOMEM (also: use_mlock refused, with the
+ * RLIMIT_MEMLOCK in force). Messages start with the path. */
 PDVM_API pdvm_status pdvm_model_load(const char *path, const pdvm_model_params *params,
                                      pdvm_model **out);
 /* pdvm_model_load with the default parameters. */
@@ -476,11 +501,20 @@ typedef struct pdvm_session pdvm_session;
 /* Create an inference session (KV cache for n_ctx positions, on the chosen
  * backend). The model must outlive the session. A GPU session opens its own
  * EGL context, uploads the weights, plans every dispatch of the chain and
- * builds its programs (from the program-binary cache when it can).
+ * builds its programs (from the program-binary cache when it can). Before
+ * allocating anything it adds up its weights, KV cache and scratch and
+ * compares them with what the system can give: the free video memory a
+ * discrete GPU reports (GL_NVX_gpu_memory_info, GL_ATI_meminfo), else
+ * MemAvailable of /proc/meminfo (GPUs that share the RAM, llvmpipe), or
+ * PDVM_MEM_AVAILABLE_MIB when set (0: no check).
  * Errors: PDVM_ERR_INVALID_ARG (NULL model or out, n_ctx over 1 << 20, an
- * unknown backend, a malformed tuning variable such as PDVM_MV_WG),
- * PDVM_ERR_NO_PLATFORM, PDVM_ERR_GPU, PDVM_ERR_NOMEM, PDVM_ERR_UNSUPPORTED
- * (a weight type or shape the backend has no kernel for, named). */
+ * unknown backend, a malformed tuning variable such as PDVM_MV_WG or
+ * PDVM_MEM_AVAILABLE_MIB), PDVM_ERR_NO_PLATFORM, PDVM_ERR_GPU,
+ * PDVM_ERR_NOMEM (also: a GPU session that does not fit, refused before
+ * allocating, the message giving what it needs, what is available and the
+ * n_ctx that would fit), PDVM_ERR_IO (a CPU session on a model opened
+ * without mmap reads its weights in), PDVM_ERR_UNSUPPORTED (a weight type
+ * or shape the backend has no kernel for, named). */
 PDVM_API pdvm_status pdvm_session_create(pdvm_model *model, const pdvm_session_params *params,
                                          pdvm_session **out);
 /* Free the session, its KV cache and (GPU) its context and buffers. NULL is

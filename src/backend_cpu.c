@@ -2,6 +2,7 @@
  * Prompt tokens run one at a time; only the last computes logits. */
 #include "backend.h"
 #include "error.h"
+#include "gguf_source.h"
 #include "reference.h"
 
 #include <stdio.h>
@@ -10,6 +11,8 @@ static pdvm_status cpu_create(const pdvm_model *m, const pdvm_session_params *p,
                               void **state)
 {
     pdvm_ref_state *s;
+    /* The reference reads every weight through its pointer. */
+    PDVM_TRY(pdvm_gguf_load_data(m->gguf));
     PDVM_TRY(pdvm_ref_create(m, n_ctx, &s));
     if (p && p->verbose)
         fprintf(stderr, "pdvm: cpu reference backend, f32 KV cache %.2f MiB for %u positions\n",

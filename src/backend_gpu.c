@@ -9,6 +9,7 @@
 #include "backend.h"
 #include "error.h"
 #include "gpu_state.h"
+#include "mem_budget.h"
 
 static double mib(uint64_t bytes) { return (double)bytes / (1024.0 * 1024.0); }
 
@@ -98,6 +99,7 @@ pdvm_status gpu_state_create(pdvm_gl *gl, const pdvm_model *m, const pdvm_sessio
     }
     if (st == PDVM_OK) st = gpu_kernels_init(&s->k, s->gl);
     if (st == PDVM_OK) st = plan(s);
+    if (st == PDVM_OK) st = gpu_check_budget(s); /* before any buffer exists */
     if (st == PDVM_OK) st = gpu_upload_weights(s);
     if (st == PDVM_OK) st = gpu_alloc_kv_act(s);
     if (st == PDVM_OK) st = warm_up(s);

@@ -2,14 +2,9 @@
  * bounded by the bytes that remain before it is used: counts are checked
  * against the smallest encoding of one element, so no allocation exceeds a
  * small multiple of the file size, and every add/multiply is checked. */
-#include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "error.h"
 #include "gguf_impl.h"
@@ -445,17 +440,21 @@ void pdvm_gguf_close(pdvm_gguf *g)
     free(g->kv_by_key);
     free(g->tensors);
     free(g->t_by_name);
-    if (g->mapped) munmap((void *)g->base, (size_t)g->size);
+    pdvm_gguf_source_close(g);
+    pthread_mutex_destroy(&g->load_mu);
     free(g);
 }
 
-static pdvm_status open_common(const void *data, size_t size, bool mapped, pdvm_gguf **out)
+pdvm_status pdvm_gguf_parse(const void *data, uint64_t size, pdvm_gguf **out)
 {
     pdvm_gguf *g = calloc(1, sizeof *g);
     if (!g) return pdvm_fail(PDVM_ERR_NOMEM, "GGUF handle");
     g->base = data;
     g->size = size;
-    g->mapped = mapped;
+    g->src = GGUF_SRC_MEMORY;
+    g->fd = -1;
+    atomic_init(&g->loaded, false);
+    pthread_mutex_init(&g->load_mu, NULL);
     pdvm_status st = parse(g);
     if (st != PDVM_OK) {
         pdvm_gguf_close(g);
@@ -472,31 +471,5 @@ pdvm_status pdvm_gguf_open_memory(const void *data, size_t size, pdvm_gguf **out
     if (!data && size > 0)
         return pdvm_fail(PDVM_ERR_INVALID_ARG, "pdvm_gguf_open_memory: NULL data");
     static const uint8_t empty[1];
-    return open_common(data ? data : empty, data ? size : 0, false, out);
-}
-
-pdvm_status pdvm_gguf_open(const char *path, pdvm_gguf **out)
-{
-    if (!path || !out) return pdvm_fail(PDVM_ERR_INVALID_ARG, "pdvm_gguf_open: NULL argument");
-    *out = NULL;
-    /* O_NONBLOCK: a FIFO would block in open() until a writer came; it is
-     * refused by the regular-file check below instead. */
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0) return pdvm_fail(PDVM_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    struct stat sb;
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        close(fd);
-        return pdvm_fail(PDVM_ERR_IO, "%s: not a regular file (a GGUF model is a file)", path);
-    }
-    if (sb.st_size == 0) {
-        close(fd);
-        return pdvm_fail(PDVM_ERR_FORMAT, "%s: empty file (0 bytes), not GGUF", path);
-    }
-    void *p = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-    int err = errno;
-    close(fd);
-    if (p == MAP_FAILED) return pdvm_fail(PDVM_ERR_IO, "%s: mmap failed: %s", path, strerror(err));
-    pdvm_status st = open_common(p, (size_t)sb.st_size, true, out);
-    if (st != PDVM_OK) return pdvm_fail_prefix(st, "%s", path);
-    return PDVM_OK;
+    return pdvm_gguf_parse(data ? data : empty, data ? size : 0, out);
 }

@@ -7,7 +7,10 @@
 
 #include "error.h"
 #include "gguf.h"
+#include "gguf_source.h"
 #include "quant.h"
+
+enum { CHECK_CHUNK = 4 << 20 };
 
 bool pdvm_gguf_get_tensor(const pdvm_gguf *g, uint64_t i, pdvm_gguf_tensor_info *out)
 {
@@ -27,20 +30,37 @@ static int64_t first_bad(const float *v, int64_t n)
     return -1;
 }
 
-static pdvm_status check_tensor(const gguf_tensor *t, float *row)
+static pdvm_status check_rows(const gguf_tensor *t, const uint8_t *rows, int64_t r0, int64_t n,
+                              uint64_t row_bytes, float *row)
 {
-    int64_t n_rows = t->ne[1] * t->ne[2] * t->ne[3];
-    uint64_t row_bytes;
-    PDVM_TRY(pdvm_type_row_bytes(t->type, t->ne[0], &row_bytes));
-    for (int64_t r = 0; r < n_rows; r++) {
-        pdvm_dequant_row(t->type, (const uint8_t *)t->data + (uint64_t)r * row_bytes, row,
-                         t->ne[0]);
+    for (int64_t r = 0; r < n; r++) {
+        pdvm_dequant_row(t->type, rows + (uint64_t)r * row_bytes, row, t->ne[0]);
         int64_t bad = first_bad(row, t->ne[0]);
         if (bad >= 0)
             return pdvm_fail(PDVM_ERR_FORMAT, "tensor '%.*s' (%s) holds %g at element %" PRId64,
                              t->name.len > 96 ? 96 : (int)t->name.len, t->name.ptr,
                              pdvm_type_name(t->type), (double)row[bad],
-                             r * t->ne[0] + bad);
+                             (r0 + r) * t->ne[0] + bad);
+    }
+    return PDVM_OK;
+}
+
+/* Through a one-pass window of CHECK_CHUNK bytes of rows, so that a check
+ * leaves no more of the file resident than the upload does. */
+static pdvm_status check_tensor(gguf_window *w, const gguf_tensor *t, float *row)
+{
+    int64_t n_rows = t->ne[1] * t->ne[2] * t->ne[3];
+    uint64_t row_bytes;
+    PDVM_TRY(pdvm_type_row_bytes(t->type, t->ne[0], &row_bytes));
+    int64_t per = CHECK_CHUNK / row_bytes ? (int64_t)(CHECK_CHUNK / row_bytes) : 1;
+    for (int64_t r0 = 0; r0 < n_rows; r0 += per) {
+        int64_t n = n_rows - r0 < per ? n_rows - r0 : per;
+        const uint8_t *src = (const uint8_t *)t->data + (uint64_t)r0 * row_bytes;
+        const void *p;
+        pdvm_status st = gguf_window_get(w, src, (uint64_t)n * row_bytes, &p);
+        if (st == PDVM_OK) st = check_rows(t, p, r0, n, row_bytes, row);
+        gguf_window_release(w, src, (uint64_t)n * row_bytes);
+        PDVM_TRY(st);
     }
     return PDVM_OK;
 }
@@ -54,10 +74,12 @@ pdvm_status pdvm_gguf_check_tensors(const pdvm_gguf *g)
     float *row = malloc((size_t)widest * sizeof *row);
     if (!row) return pdvm_fail(PDVM_ERR_NOMEM, "checking tensors: a row of %" PRId64, widest);
     pdvm_status st = PDVM_OK;
+    gguf_window w = gguf_window_init(g);
     for (uint64_t i = 0; i < pdvm_gguf_n_tensors(g) && st == PDVM_OK; i++) {
         const gguf_tensor *t = pdvm_gguf_tensor(g, i);
-        if (pdvm_type_can_dequant(t->type)) st = check_tensor(t, row);
+        if (pdvm_type_can_dequant(t->type)) st = check_tensor(&w, t, row);
     }
+    gguf_window_free(&w);
     free(row);
     return st;
 }

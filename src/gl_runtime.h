@@ -40,6 +40,12 @@ const char *pdvm_gl_renderer(const pdvm_gl *gl);        /* GL_RENDERER */
 
 const pdvm_device_info *pdvm_gl_get_info(const pdvm_gl *gl);
 
+/* Free GPU memory as the driver reports it (GL_NVX_gpu_memory_info, else
+ * GL_ATI_meminfo: discrete GPUs) in bytes, and which extension said so;
+ * false when the driver reports none (GPUs that share the RAM, llvmpipe).
+ * gl's context must be current. src/gl_meminfo.c. */
+bool pdvm_gl_free_memory(pdvm_gl *gl, uint64_t *bytes, const char **source);
+
 /* Workgroup size for a 1-D kernel: the largest power of two <= want that
  * the limits allow (invocations, size in x, and shared memory at
  * shared_bytes_per_invocation each; 0 when it uses none). At least 1. */

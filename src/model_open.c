@@ -7,6 +7,7 @@
 
 #include "chat_template.h"
 #include "error.h"
+#include "gguf_source.h"
 #include "model.h"
 #include "tokenizer.h"
 
@@ -36,7 +37,7 @@ pdvm_status pdvm_model_open_gguf(pdvm_gguf *g, pdvm_model **out)
 
 pdvm_model_params pdvm_model_default_params(void)
 {
-    return (pdvm_model_params){.check_tensors = false};
+    return (pdvm_model_params){.check_tensors = false, .use_mmap = true, .use_mlock = false};
 }
 
 pdvm_status pdvm_model_load(const char *path, const pdvm_model_params *params, pdvm_model **out)
@@ -45,7 +46,8 @@ pdvm_status pdvm_model_load(const char *path, const pdvm_model_params *params, p
     *out = NULL;
     pdvm_model_params p = params ? *params : pdvm_model_default_params();
     pdvm_gguf *g = NULL;
-    PDVM_TRY(pdvm_gguf_open(path, &g)); /* its messages start with the path */
+    /* Its messages start with the path. */
+    PDVM_TRY(pdvm_gguf_open_opts(path, p.use_mmap, p.use_mlock, &g));
     pdvm_status st = p.check_tensors ? pdvm_gguf_check_tensors(g) : PDVM_OK;
     if (st == PDVM_OK) st = pdvm_model_open_gguf(g, out);
     if (st != PDVM_OK) {

@@ -46,11 +46,24 @@ static const arch_spec specs[] = {
 size_t arch_spec_count(void) { return N_SPECS; }
 const arch_spec *arch_spec_at(size_t i) { return i < N_SPECS ? &specs[i] : NULL; }
 
+/* TinyLlama-1.1B's shape (its config.json), for memory measurements at a
+ * real size: not among the specs the architecture tests loop over. */
+static const arch_spec tinyllama = {
+    .name = "tinyllama-1.1b", .arch = "llama", .vocab = "ggml-vocab-llama-spm.gguf",
+    .n_embd = 2048, .n_layer = 22, .n_head = 32, .n_head_kv = 4, .n_ff = 5632,
+    .n_ctx_train = 2048, .rope_base = 10000.0f, .rms_eps = 1e-5f};
+
+static const arch_spec big_embd = {
+    .name = "big-embd", .arch = "llama", .vocab = "ggml-vocab-llama-spm.gguf", .n_embd = 5120,
+    .n_layer = 1, .n_head = 40, .n_head_kv = 8, .n_ff = 2048, .n_ctx_train = 2048,
+    .rope_base = 10000.0f, .rms_eps = 1e-5f, .embd_f32 = true};
+
 const arch_spec *arch_spec_find(const char *name)
 {
     for (size_t i = 0; i < N_SPECS; i++)
         if (!strcmp(specs[i].name, name)) return &specs[i];
-    return NULL;
+    if (!strcmp(tinyllama.name, name)) return &tinyllama;
+    return !strcmp(big_embd.name, name) ? &big_embd : NULL;
 }
 
 static const struct {
@@ -61,7 +74,7 @@ static const struct {
     {"q8_0", PDVM_TYPE_Q8_0}, {"q4_0", PDVM_TYPE_Q4_0}, {"q4_1", PDVM_TYPE_Q4_1},
     {"q5_0", PDVM_TYPE_Q5_0}, {"q5_1", PDVM_TYPE_Q5_1}, {"q2_K", PDVM_TYPE_Q2_K},
     {"q3_K", PDVM_TYPE_Q3_K}, {"q4_K", PDVM_TYPE_Q4_K}, {"q5_K", PDVM_TYPE_Q5_K},
-    {"q6_K", PDVM_TYPE_Q6_K},
+    {"q6_K", PDVM_TYPE_Q6_K}, {"iq4_nl", PDVM_TYPE_IQ4_NL}, {"iq4_xs", PDVM_TYPE_IQ4_XS},
 };
 
 bool arch_type_from_name(const char *name, uint32_t *type)
@@ -90,6 +103,7 @@ static int scale_fields(uint32_t type, uint32_t *off, float *rel)
     case PDVM_TYPE_Q4_K: off[0] = 0, off[1] = 2, rel[1] = 7.5f; return 2;
     case PDVM_TYPE_Q5_K: off[0] = 0, off[1] = 2, rel[1] = 15.5f; return 2;
     case PDVM_TYPE_Q6_K: off[0] = 208; return 1;
+    case PDVM_TYPE_IQ4_NL: case PDVM_TYPE_IQ4_XS: off[0] = 0; return 1;
     default: return 0;
     }
 }
@@ -157,6 +171,7 @@ static uint8_t *random_weights(uint32_t type, int64_t n_in, int64_t n_rows, doub
 static uint32_t fit_type(uint32_t type, int64_t n_in)
 {
     if (n_in % pdvm_type_block_elems(type) == 0) return type;
+    if (type == PDVM_TYPE_IQ4_XS) return PDVM_TYPE_IQ4_NL;
     bool four_bit = type == PDVM_TYPE_Q4_K || type == PDVM_TYPE_Q3_K || type == PDVM_TYPE_Q2_K;
     return four_bit ? PDVM_TYPE_Q5_0 : PDVM_TYPE_Q8_0;
 }
@@ -171,8 +186,12 @@ typedef struct tensor_out {
     uint64_t bytes;
 } tensor_out;
 
+/* Room for 2 + 16 tensors a layer at up to 128 layers (--layers of the
+ * model-writing tool). */
+enum { MAX_TENSORS = 4096 };
+
 typedef struct model_out {
-    tensor_out t[128];
+    tensor_out t[MAX_TENSORS];
     size_t n;
     uint64_t *seed;
     bool dequant;
@@ -181,6 +200,7 @@ typedef struct model_out {
 static void add_tensor(model_out *m, const char *name, uint32_t type, int64_t n_in, int64_t n_out,
                        double target)
 {
+    if (m->n == MAX_TENSORS) abort();
     tensor_out *t = &m->t[m->n++];
     snprintf(t->name, sizeof t->name, "%s", name);
     uint64_t rb;
@@ -202,6 +222,7 @@ static void add_tensor(model_out *m, const char *name, uint32_t type, int64_t n_
 /* 1-D f32 values uniform in [lo, hi). */
 static void add_vector(model_out *m, const char *name, int64_t n, float lo, float hi)
 {
+    if (m->n == MAX_TENSORS) abort();
     tensor_out *t = &m->t[m->n++];
     snprintf(t->name, sizeof t->name, "%s", name);
     t->type = PDVM_TYPE_F32, t->n_dims = 1, t->ne[0] = n, t->ne[1] = 1;
@@ -271,7 +292,8 @@ static void add_tensors(model_out *m, const arch_spec *s, uint32_t type, uint32_
     bool gemma = !strncmp(s->arch, "gemma", 5);
     const double embd = gemma ? 0.02 : s->tied ? 0.1 : 0.3;
     const double spread = s->final_softcap != 0.0f ? 10.0 : 20.0;
-    add_tensor(m, "token_embd.weight", type, s->n_embd, n_vocab, embd);
+    add_tensor(m, "token_embd.weight", s->embd_f32 ? PDVM_TYPE_F32 : type, s->n_embd, n_vocab,
+               embd);
     float k = s->tied ? (float)(spread / (embd * sqrt((double)s->n_embd))) : 1.0f;
     add_vector(m, "output_norm.weight", s->n_embd, 0.8f * k, 1.2f * k);
     if (!s->tied) add_tensor(m, "output.weight", type, s->n_embd, n_vocab, spread / sqrt((double)s->n_embd));

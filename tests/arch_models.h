@@ -28,11 +28,19 @@ typedef struct arch_spec {
     uint32_t n_swa, swa_pattern; /* sliding window keys (0: not written) */
     float rope_base_swa, rope_scale; /* keys written when non-zero */
     float attn_softcap, final_softcap; /* keys written when non-zero */
+    bool embd_f32;      /* token_embd in f32 whatever the weight type */
 } arch_spec;
 
 /* The architectures the tests cover (one per family of the issue). */
 size_t arch_spec_count(void);
 const arch_spec *arch_spec_at(size_t i);
+/* One of those by name, or one of two large shapes that are not among them
+ * (too large to loop over): "tinyllama-1.1b", TinyLlama-1.1B's shape (n_embd
+ * 2048, 22 layers, 32 heads, 4 KV heads, n_ff 5632, llama-spm vocabulary);
+ * "big-embd", a 637 MB file (at q4_0) that is mostly its f32 token
+ * embedding (llama-spm vocabulary, n_embd 4096, one layer), of which a
+ * token reads one row: a large upload that decodes fast on llvmpipe. NULL
+ * when unknown. */
 const arch_spec *arch_spec_find(const char *name);
 
 /* Weight type names a spec is written in: "f32", "f16", "q8_0", "q4_0",

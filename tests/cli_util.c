@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -116,9 +117,11 @@ cli_result cli_run(const char *const *args, const cli_opts *opts)
     }
     if (p[1] >= 0) close(p[1]);
     int status = 0;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
+    struct rusage ru = {0};
+    assert_int_equal(wait4(pid, &status, 0, &ru), pid);
     cli_result r = {WIFEXITED(status) ? WEXITSTATUS(status) : -1,
-                    WIFSIGNALED(status) ? WTERMSIG(status) : 0, slurp_fd(out), slurp_fd(err)};
+                    WIFSIGNALED(status) ? WTERMSIG(status) : 0, slurp_fd(out), slurp_fd(err),
+                    ru.ru_maxrss};
     return r;
 }
 

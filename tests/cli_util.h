@@ -26,6 +26,7 @@ typedef struct cli_result {
     int code;        /* exit status; -1 when killed by a signal */
     int signal;
     char *out, *err; /* NUL-terminated, malloc'd */
+    long maxrss_kib; /* the child's peak resident set (wait4's ru_maxrss) */
 } cli_result;
 
 /* Run pdvm with args (NULL-terminated); opts may be NULL. */

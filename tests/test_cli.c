@@ -98,6 +98,39 @@ static void test_run_streams_prompt_then_text(void **state)
     cli_result_free(&r);
 }
 
+/* --no-mmap and --mlock hold the file differently (the CPU backend reads
+ * it in, or locks it): same text; --mmap with --no-mmap is a usage error;
+ * the memory line and the stats line carry the peak resident set. */
+static void test_run_file_flags(void **state)
+{
+    (void)state;
+    char path[TEST_PATH_MAX];
+    model_path(path);
+    expect_one_line_error((const char *const[]){"run", "-m", path, "-p", "hi", "--mmap",
+                                                "--no-mmap", NULL}, 2, "contradict");
+    const char *flags[] = {"--mmap", "--no-mmap", "--mlock"};
+    char *first = NULL;
+    for (size_t i = 0; i < 3; i++) {
+        cli_result r = cli_run((const char *const[]){"run", "-m", path, "-p", "Once upon a time",
+                                                      "-n", "8", "--temp", "0", "--backend",
+                                                      "cpu", flags[i], NULL}, NULL);
+        if (r.code == 1 && strstr(r.err, "RLIMIT_MEMLOCK")) { /* mlock refused here */
+            cli_result_free(&r);
+            continue;
+        }
+        if (r.code != 0) fail_msg("%s: exit %d: %s", flags[i], r.code, r.err);
+        if (first) assert_string_equal(r.out, first);
+        else first = strdup(r.out);
+        const char *mem = strstr(r.err, "memory: KV cache ");
+        assert_non_null(mem);
+        assert_true(strtod(strstr(mem, "peak RSS ") + 9, NULL) > 0.0);
+        assert_true(strtod(strstr(r.err, " peak_rss_mib=") + 14, NULL) > 0.0);
+        cli_result_free(&r);
+    }
+    assert_non_null(first);
+    free(first);
+}
+
 static void test_tokenize_prints_ids(void **state)
 {
     (void)state;
@@ -123,6 +156,7 @@ int main(void)
         cmocka_unit_test(test_invalid_model_exit_3),
         cmocka_unit_test(test_prompt_over_context_exit_2),
         cmocka_unit_test(test_run_streams_prompt_then_text),
+        cmocka_unit_test(test_run_file_flags),
         cmocka_unit_test(test_tokenize_prints_ids),
     };
     return cmocka_run_group_tests_name("cli", tests, NULL, NULL);

@@ -34,6 +34,8 @@ typedef struct bench_row {
     uint32_t n_prompt, n_gen, depth, n_layer;
     double prefill_tps, decode_tps, ms_per_layer, dispatches_per_token;
     double achieved_gbps, roofline_gbps, roofline_fraction;
+    double gpu_mib;       /* weights + KV cache + scratch allocated on the GPU */
+    double peak_rss_mib;  /* the process's peak resident set over the session */
 } bench_row;
 
 /* A model ready to be measured, and how to name it in the rows. */

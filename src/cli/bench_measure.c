@@ -69,6 +69,7 @@ static void fill_row(bench_row *r, const bench_opts *o, const bench_model *bm, u
     r->n_layer = hp->n_layer;
     r->weight_bytes_per_token = pdvm_bench_weight_bytes_per_token(bm->model);
     r->roofline_gbps = roofline;
+    r->gpu_mib = st->weight_mib + st->kv_mib + st->scratch_mib;
 }
 
 /* K and V rows read per token, averaged over the decoded positions. */
@@ -171,6 +172,9 @@ pdvm_status bench_measure(const bench_opts *o, const bench_model *bm, uint32_t d
     c.tokens = malloc(sizeof(int32_t) * c.n_tokens);
     if (!c.tokens) return PDVM_ERR_NOMEM;
     random_tokens(c.tokens, c.n_tokens, hp->n_vocab, 12345u);
+    /* The peak from here covers this session only (not the roofline's
+     * buffer or an earlier model's), where the kernel lets it be reset. */
+    pdvm_cli_peak_rss_reset();
     pdvm_status st = pdvm_session_create(bm->model, &params, &c.s);
     if (st == PDVM_OK) {
         pdvm_session_stats info;
@@ -179,6 +183,7 @@ pdvm_status bench_measure(const bench_opts *o, const bench_model *bm, uint32_t d
             fill_row(&rows[m], o, bm, depth, &info, mode_unfused(o, n_modes, m), roofline_gbps);
         st = run_modes(&c, o, depth, n_modes, rows, hp);
         if (st == PDVM_OK && o->profile) st = bench_profile(&c, o, depth, hp);
+        for (int m = 0; m < n_modes; m++) rows[m].peak_rss_mib = pdvm_cli_peak_rss_mib();
         pdvm_session_free(c.s);
     }
     free(c.tokens);

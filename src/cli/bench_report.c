@@ -5,13 +5,14 @@
 
 void bench_table_header(FILE *f)
 {
-    fprintf(f, "| %-18s | %-5s | %-7s | %5s | %10s | %10s | %8s | %8s | %9s | %7s | %8s |\n",
+    fprintf(f, "| %-18s | %-5s | %-7s | %5s | %10s | %10s | %8s | %8s | %9s | %7s | %8s "
+               "| %8s | %8s |\n",
             "model", "type", "mode", "depth", "prefill/s", "decode/s", "ms/layer", "disp/tok",
-            "GB/s", "roof%", "fused/un");
-    fprintf(f, "|%.20s|%.7s|%.9s|%.7s|%.12s|%.12s|%.10s|%.10s|%.11s|%.9s|%.10s|\n",
+            "GB/s", "roof%", "fused/un", "GPU MiB", "RSS MiB");
+    fprintf(f, "|%.20s|%.7s|%.9s|%.7s|%.12s|%.12s|%.10s|%.10s|%.11s|%.9s|%.10s|%.10s|%.10s|\n",
             "--------------------", "-------", "---------", "-------", "------------",
             "------------", "----------", "----------", "-----------", "---------",
-            "----------");
+            "----------", "----------", "----------");
 }
 
 void bench_table_row(FILE *f, const bench_row *r, const bench_row *other)
@@ -19,9 +20,11 @@ void bench_table_row(FILE *f, const bench_row *r, const bench_row *other)
     char ratio[16] = "";
     if (other && other->decode_tps > 0)
         snprintf(ratio, sizeof ratio, "%.2fx", r->decode_tps / other->decode_tps);
-    fprintf(f, "| %-18.18s | %-5s | %-7s | %5u | %10.1f | %10.1f | %8.3f | %8.1f | %9.1f | %6.1f%% | %8s |\n",
+    fprintf(f, "| %-18.18s | %-5s | %-7s | %5u | %10.1f | %10.1f | %8.3f | %8.1f | %9.1f | %6.1f%% "
+               "| %8s | %8.1f | %8.1f |\n",
             r->model, r->type, r->mode, r->depth, r->prefill_tps, r->decode_tps, r->ms_per_layer,
-            r->dispatches_per_token, r->achieved_gbps, 100.0 * r->roofline_fraction, ratio);
+            r->dispatches_per_token, r->achieved_gbps, 100.0 * r->roofline_fraction, ratio,
+            r->gpu_mib, r->peak_rss_mib);
     fflush(f);
 }
 
@@ -48,6 +51,8 @@ void bench_json_row(FILE *f, const bench_row *r)
     json_object_object_add(o, "achieved_gbps", json_object_new_double(r->achieved_gbps));
     json_object_object_add(o, "roofline_gbps", json_object_new_double(r->roofline_gbps));
     json_object_object_add(o, "roofline_fraction", json_object_new_double(r->roofline_fraction));
+    json_object_object_add(o, "gpu_mib", json_object_new_double(r->gpu_mib));
+    json_object_object_add(o, "peak_rss_mib", json_object_new_double(r->peak_rss_mib));
     fprintf(f, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
     fflush(f);
     json_object_put(o);

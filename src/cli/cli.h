@@ -47,6 +47,13 @@ typedef struct pdvm_cli_progress {
 } pdvm_cli_progress;
 void pdvm_cli_progress_cb(const char *stage, uint64_t done, uint64_t total, void *user);
 
+/* Peak resident set of this process in MiB (getrusage ru_maxrss), and a
+ * reset of that peak to the current resident set, so that a later read
+ * covers only what came after (false where /proc/self/clear_refs cannot be
+ * written: the peak then stays the whole process's). src/cli/rss.c. */
+double pdvm_cli_peak_rss_mib(void);
+bool pdvm_cli_peak_rss_reset(void);
+
 /* CLOCK_MONOTONIC in seconds. */
 double pdvm_cli_now_s(void);
 

@@ -15,6 +15,7 @@ typedef struct run_opts {
     uint32_t n_ctx;
     pdvm_sampler_params sp;
     bool unfused, verbose, check_tensors, special;
+    bool mmap, no_mmap, mlock;
 } run_opts;
 
 typedef struct run_state {
@@ -62,6 +63,12 @@ static int parse_opts(int argc, char **argv, run_opts *o)
          "check every tensor for NaN/Inf at load"},
         {NULL, "--special", PDVM_ARG_FLAG, &o->special, 0, 0, NULL,
          "print control tokens' text too (as llama-cli --special)"},
+        {NULL, "--mmap", PDVM_ARG_FLAG, &o->mmap, 0, 0, NULL,
+         "map the model file (default): pages dropped as they reach the GPU"},
+        {NULL, "--no-mmap", PDVM_ARG_FLAG, &o->no_mmap, 0, 0, NULL,
+         "read the model file instead of mapping it"},
+        {NULL, "--mlock", PDVM_ARG_FLAG, &o->mlock, 0, 0, NULL,
+         "keep the whole file locked in RAM (on top of the GPU copy)"},
         {"-v", "--verbose", PDVM_ARG_FLAG, &o->verbose, 0, 0, NULL,
          "GPU buffers, KV slabs and the dispatch plan"},
     };
@@ -75,6 +82,10 @@ static int parse_opts(int argc, char **argv, run_opts *o)
     if (!o->model || !o->prompt == !o->file) {
         fprintf(stderr, "pdvm run: -m MODEL and one of -p PROMPT or -f FILE are required "
                         "(see pdvm run --help)\n");
+        return PDVM_EXIT_USAGE;
+    }
+    if (o->mmap && o->no_mmap) {
+        fprintf(stderr, "pdvm run: --mmap and --no-mmap contradict each other\n");
         return PDVM_EXIT_USAGE;
     }
     if (strcmp(o->backend, "gpu") != 0 && strcmp(o->backend, "cpu") != 0) {
@@ -136,6 +147,8 @@ static int open_all(const run_opts *o, run_state *rs, pdvm_cli_progress *progres
 {
     pdvm_model_params mp = pdvm_model_default_params();
     mp.check_tensors = o->check_tensors;
+    mp.use_mmap = !o->no_mmap;
+    mp.use_mlock = o->mlock;
     pdvm_status st = pdvm_model_load(o->model, &mp, &rs->model);
     if (st != PDVM_OK) return fail("", st); /* the message starts with the path */
     int r = tokenize_prompt(o, rs);
@@ -175,10 +188,15 @@ static void report_start(const run_opts *o, const run_state *rs)
     fprintf(stderr, "pdvm run: %s (%s, %u layers, n_embd %u), backend %s on %s, n_ctx %u, "
                     "prompt %zu tokens\n", o->model, hp->arch, hp->n_layer, hp->n_embd,
             o->backend, st.device, pdvm_session_n_ctx(rs->sess), rs->n_prompt);
-    if (strcmp(o->backend, "gpu") == 0) /* what the load allocated on the GPU */
-        fprintf(stderr, "pdvm run: memory: weights %.2f MiB, KV cache %.2f MiB, scratch %.2f MiB"
-                        "%s%s\n", st.weight_mib, st.kv_mib, st.scratch_mib,
-                st.platform[0] ? ", platform " : "", st.platform);
+    /* What the load allocated on the GPU, and the process's peak so far
+     * (the GPU's buffers are in it where the GPU shares the RAM). */
+    if (strcmp(o->backend, "gpu") == 0)
+        fprintf(stderr, "pdvm run: memory: weights %.2f MiB, KV cache %.2f MiB, scratch %.2f MiB, "
+                        "peak RSS %.1f MiB%s%s\n", st.weight_mib, st.kv_mib, st.scratch_mib,
+                pdvm_cli_peak_rss_mib(), st.platform[0] ? ", platform " : "", st.platform);
+    else
+        fprintf(stderr, "pdvm run: memory: KV cache %.2f MiB, peak RSS %.1f MiB\n", st.kv_mib,
+                pdvm_cli_peak_rss_mib());
 }
 
 /* Echo the prompt as given, and run its ids through the detokenizer so that
@@ -240,18 +258,20 @@ static int finish_output(run_state *rs)
 }
 
 /* The prompt's eval is the prefill; the decode figures cover the generated
- * tokens. cpu_us_per_token: this thread's CPU time per decoded token. */
+ * tokens. cpu_us_per_token: this thread's CPU time per decoded token;
+ * peak_rss_mib: the process's peak resident set over the whole run. */
 static void report_stats(const pdvm_session_stats *s)
 {
     double prefill_tps = s->prefill_s > 0 ? s->prefill_tokens / s->prefill_s : 0.0;
     double decode_tps = s->decode_s > 0 ? s->decode_tokens / s->decode_s : 0.0;
     double n = s->decode_tokens ? (double)s->decode_tokens : 1.0;
     fprintf(stderr, "stats: prefill_tokens=%llu prefill_tps=%.1f decode_tokens=%llu "
-                    "decode_tps=%.1f dispatches_per_token=%.1f cpu_us_per_token=%.1f\n",
+                    "decode_tps=%.1f dispatches_per_token=%.1f cpu_us_per_token=%.1f "
+                    "peak_rss_mib=%.1f\n",
             (unsigned long long)s->prefill_tokens, prefill_tps,
             (unsigned long long)s->decode_tokens, decode_tps,
             s->decode_tokens ? (double)s->decode_dispatches / n : 0.0,
-            s->decode_tokens ? 1e6 * s->decode_cpu_s / n : 0.0);
+            s->decode_tokens ? 1e6 * s->decode_cpu_s / n : 0.0, pdvm_cli_peak_rss_mib());
 }
 
 int pdvm_cli_run(int argc, char **argv)
