@@ -81,12 +81,15 @@ pdvm_status gpu_state_create(pdvm_gl *gl, const pdvm_model *m, const pdvm_sessio
     *out = NULL;
     gpu_state *s = calloc(1, sizeof *s);
     if (s) s->cs = calloc(m->hp.n_rot + 2, sizeof *s->cs);
-    if (!s || !s->cs) {
+    if (s) s->rope_factors = calloc(m->hp.n_rot + 2, sizeof *s->rope_factors);
+    if (!s || !s->cs || !s->rope_factors) {
+        if (s) free(s->cs);
         free(s);
         return pdvm_fail(PDVM_ERR_NOMEM, "GPU backend: session state");
     }
     s->m = m;
     s->n_ctx = n_ctx;
+    gpu_rope_init(s);
     s->unfused = p && p->unfused;
     s->verbose = p && p->verbose;
     s->progress = p ? p->progress : NULL;
@@ -125,6 +128,7 @@ void gpu_state_free(gpu_state *s)
     gpu_plan_kv_free(&s->kvp);
     if (s->own_gl) pdvm_gl_close(s->gl);
     free(s->cs);
+    free(s->rope_factors);
     free(s);
 }
 

@@ -55,6 +55,10 @@ pdvm_status gpu_chain_plan_fused(struct gpu_state *s, gpu_chain *c);
 pdvm_status gpu_chain_plan_unfused(struct gpu_state *s, gpu_chain *c);
 void gpu_chain_free(gpu_chain *c);
 
+/* gpu_chain.c: whether m's residual updates are post-normed (Gemma 2/3;
+ * the weight plan has then checked every layer has both post-norms). */
+bool gpu_chain_post_norms(const pdvm_model *m);
+
 /* gpu_chain.c: pieces both plans use. The embedding (one step per part of
  * the group holding token_embd's rows), and one mat-vec step per part of
  * group g from the template a (weights filled in per part). */

@@ -2,7 +2,6 @@
  * the per-token patches (embedding row, KV slab and position, attention
  * chunks and partial slots), the dispatches, and a GL error check after
  * each layer. Also the plan as text. */
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,18 +33,35 @@ void gpu_chain_free(gpu_chain *c)
     memset(c, 0, sizeof *c);
 }
 
-/* RoPE cos/sin of pos, computed like the reference (double angle). */
-static pdvm_status write_rope_table(gpu_state *s, uint32_t pos)
+void gpu_rope_init(gpu_state *s)
 {
-    const pdvm_hparams *hp = &s->m->hp;
-    uint32_t half = hp->n_rot / 2;
-    for (uint32_t i = 0; i < half; i++) {
-        double theta = (double)pos * pow((double)hp->rope_freq_base, -2.0 * i / hp->n_rot);
-        s->cs[2 * i] = (float)cos(theta);
-        s->cs[2 * i + 1] = (float)sin(theta);
+    const pdvm_model *m = s->m;
+    uint32_t half = m->hp.n_rot / 2, full = UINT32_MAX, swa = UINT32_MAX;
+    for (uint32_t l = 0; l < m->hp.n_layer; l++) {
+        uint32_t *first = m->hp.n_swa > 0 && m->ap.swa[l] ? &swa : &full;
+        if (*first == UINT32_MAX) *first = l;
     }
+    s->rope[0] = pdvm_rope_cfg_for(m, full == UINT32_MAX ? 0 : full, s->n_ctx, s->rope_factors);
+    s->rope_swa = swa != UINT32_MAX;
+    if (s->rope_swa) s->rope[1] = pdvm_rope_cfg_for(m, swa, s->n_ctx, s->rope_factors + half);
+}
+
+uint32_t gpu_layer_cs(const gpu_state *s, uint32_t l)
+{
+    return s->rope_swa && s->m->ap.swa[l] ? s->ap.cs_swa : s->ap.cs;
+}
+
+/* RoPE cos/sin of pos for each table, computed like the reference (rope.c). */
+static pdvm_status write_rope_tables(gpu_state *s, uint32_t pos)
+{
+    uint32_t half = s->m->hp.n_rot / 2;
     if (half == 0) return PDVM_OK;
-    return pdvm_gl_buffer_write(s->gl, &s->act, (uint64_t)s->ap.cs * 4, (uint64_t)half * 8, s->cs);
+    for (int t = 0; t < (s->rope_swa ? 2 : 1); t++) {
+        pdvm_rope_table(&s->rope[t], pos, s->cs);
+        uint32_t at = t ? s->ap.cs_swa : s->ap.cs;
+        PDVM_TRY(pdvm_gl_buffer_write(s->gl, &s->act, (uint64_t)at * 4, (uint64_t)half * 8, s->cs));
+    }
+    return PDVM_OK;
 }
 
 /* Chunking of positions [0, n_pos): at most max_chunks chunks of at least
@@ -143,7 +159,7 @@ static bool patch(gpu_state *s, gpu_chain_step *cs, token_ctx *t)
 pdvm_status gpu_chain_run(gpu_state *s, gpu_chain *c, int32_t token, uint32_t pos,
                           bool want_logits)
 {
-    PDVM_TRY(write_rope_table(s, pos));
+    PDVM_TRY(write_rope_tables(s, pos));
     token_ctx t = {.token = (uint32_t)token, .pos = pos};
     for (uint32_t i = 0; i < c->n; i++) {
         gpu_chain_step *cs = &c->steps[i];

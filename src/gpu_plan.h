@@ -8,8 +8,13 @@
  * [attn_output], [ffn_norm, ffn_gate, ffn_up], [ffn_down], [output_norm, output], and
  * [token_embd]. A group larger than the SSBO block limit is split by output
  * rows into parts that fit (QKV at head boundaries, so RoPE pairs stay in
- * one part); each part carries its own copy of the group's norm vector.
- * Parts are packed into buffers of at most the block limit. */
+ * one part); each part carries its own f32 copy of the vectors its
+ * dispatch reads (gpu_vec_kind): the group's RMSNorm weights, the
+ * post-norm of the residual update it applies first (Gemma 2/3: the
+ * previous block's attn_post_norm or ffn_post_norm, applied by the
+ * dispatch that next reads the residual), the Q/K norms and the biases of
+ * the part's rows. Parts are packed into buffers of at most the block
+ * limit. */
 #ifndef PDVM_GPU_PLAN_H
 #define PDVM_GPU_PLAN_H
 
@@ -21,7 +26,17 @@
 #include "pdvm.h"
 
 enum { GPU_MAX_SEGS = 3 };
-#define GPU_NO_NORM UINT64_MAX
+#define GPU_NO_VEC UINT64_MAX
+
+/* The f32 vectors a part may carry. */
+typedef enum gpu_vec_kind {
+    GPU_V_NORM = 0, /* RMSNorm weights of the input, n_embd */
+    GPU_V_POST,     /* post-norm of the pending residual update, n_embd */
+    GPU_V_QNORM,    /* per-head RMSNorm of Q (attn_q_norm), head_dim */
+    GPU_V_KNORM,    /* ... of K (attn_k_norm), head_dim */
+    GPU_V_BIAS,     /* biases of the part's output rows (q|k|v), out1 - out0 */
+    GPU_V_COUNT
+} gpu_vec_kind;
 
 typedef enum gpu_group_kind {
     GPU_G_QKV = 0,  /* out rows: q | k | v */
@@ -41,14 +56,16 @@ typedef struct gpu_seg {
 
 typedef struct gpu_part {
     uint32_t buf;        /* weight buffer index */
-    uint64_t norm_off;   /* byte offset of the f32 norm copy, GPU_NO_NORM when none */
+    uint64_t vec_off[GPU_V_COUNT]; /* byte offset of each f32 vector, GPU_NO_VEC when none */
     uint32_t out0, out1; /* output rows of the group in this part */
     gpu_seg seg[GPU_MAX_SEGS];
 } gpu_part;
 
 typedef struct gpu_group {
     gpu_group_kind kind;
-    const pdvm_tensor *norm;                /* NULL when none */
+    const pdvm_tensor *vec[GPU_V_COUNT];    /* NULL when none (GPU_V_BIAS: unused) */
+    const pdvm_tensor *bias[GPU_MAX_SEGS];  /* QKV: q, k, v biases, NULL when none */
+    bool has_bias;
     const pdvm_tensor *t[GPU_MAX_SEGS];     /* QKV: q,k,v; FFN_UP: gate, up; else one */
     uint32_t n_t;
     uint32_t n_out;                         /* output rows */
@@ -92,9 +109,12 @@ typedef struct gpu_kv_plan {
 } gpu_kv_plan;
 
 /* Activations: float offsets into one f32 buffer. q is followed by k (the
- * unfused RoPE rotates both in one pass). */
+ * unfused RoPE rotates both in one pass). x2 is the second residual slot of
+ * a model with post-norms (the fused chain alternates x and x2, see
+ * gpu_chain.c); cs_swa the RoPE table of sliding-window layers; tmpq, tmpk
+ * and tmp2 the unfused chain's inputs of the Q/K norms and post-norms. */
 typedef struct gpu_act_plan {
-    uint32_t x, xn, q, k, v, att, tmp, gate, up, h, logits, cs, part;
+    uint32_t x, x2, xn, q, k, v, att, tmp, tmp2, tmpq, tmpk, gate, up, h, logits, cs, cs_swa, part;
     uint32_t max_slots;  /* attention partial slots per head */
     uint32_t n_floats;
 } gpu_act_plan;

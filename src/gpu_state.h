@@ -15,6 +15,7 @@
 #include "gpu_plan.h"
 #include "model.h"
 #include "pdvm.h"
+#include "rope.h"
 
 /* Attention splits the context into chunks of at least
  * gpu_kernels.attn_min_chunk positions, and at most GPU_ATTN_MAX_CHUNKS of
@@ -39,6 +40,9 @@ typedef struct gpu_state {
     gpu_score_plan sp;       /* unfused only; buffers made on first use */
     pdvm_gl_buffer *sbufs;
     float *cs;               /* host RoPE cos/sin of one position */
+    pdvm_rope_cfg rope[2];   /* RoPE of full-attention layers, of sliding-window ones */
+    float *rope_factors;     /* their frequency factors, n_rot / 2 each */
+    bool rope_swa;           /* window layers have their own table (ap.cs_swa) */
     uint64_t eval_dispatches;
     gpu_chain fused, unfused_chain; /* planned when first used */
     pdvm_progress_fn progress;
@@ -55,6 +59,11 @@ void gpu_state_free(gpu_state *s);
  * (n_vocab floats) when logits is not NULL. */
 pdvm_status gpu_state_eval(gpu_state *s, const int32_t *tokens, size_t n, uint32_t pos,
                            float *logits);
+
+/* gpu_chain_run.c: the RoPE configurations of the session (before the
+ * first chain runs); the act offset of layer l's table. */
+void gpu_rope_init(gpu_state *s);
+uint32_t gpu_layer_cs(const gpu_state *s, uint32_t l);
 
 /* The chain evals use now (planned and built on first use). */
 pdvm_status gpu_state_chain(gpu_state *s, gpu_chain **out);
