@@ -91,12 +91,12 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 SHADERS  := $(wildcard glsl/*.comp) $(wildcard glsl/*.glsl)
 
 # tests/test_*.c are one binary each; other tests/*.c are shared helpers.
-# test_gl_* and test_gpu_* need an OpenGL ES context (llvmpipe is enough).
+# test_gl_*, test_gpu_* and test_*_gpu need an OpenGL ES context (llvmpipe is enough).
 TEST_SRC   := $(filter-out tests/test_util.c,$(wildcard tests/test_*.c))
 TEST_UTIL  := $(filter-out $(TEST_SRC),$(wildcard tests/*.c))
 TEST_BIN   := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 TEST_UOBJ  := $(TEST_UTIL:%.c=$(BUILD)/obj/%.o)
-GPU_TESTS  := $(filter $(BUILD)/tests/test_gl_% $(BUILD)/tests/test_gpu_%,$(TEST_BIN))
+GPU_TESTS  := $(filter $(BUILD)/tests/test_gl_% $(BUILD)/tests/test_gpu_% $(BUILD)/tests/test_%_gpu,$(TEST_BIN))
 # tests/tools/*.c: programs over the test helpers (model writers), built
 # with the tests so they keep compiling.
 TEST_TOOLS := $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(wildcard tests/tools/*.c))
