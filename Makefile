@@ -9,12 +9,52 @@
 #   make fuzz-chat    libFuzzer target for the chat templates (clang)
 #   make fuzz-tok     libFuzzer target for tokenize + detokenize of every vocabulary
 #   make install PREFIX=/usr/local
+#   make test-zink    the GPU tests on Mesa's zink (OpenGL on Vulkan) over lavapipe
+#   make CROSS=aarch64-linux-gnu (or ARCH=arm64)   cross-build under build/aarch64-linux-gnu
+#   make deps-arm64   the Debian packages for that (arm64 libraries, cross gcc, qemu)
+#   make test-arm64   every test, built for arm64, under qemu-aarch64-static
+#   make deb [ARCH=arm64]   a Debian package (build/deb/pdvm_<version>_<arch>.deb)
 # `test` and `demo` first run `deps`, which installs missing Debian packages
 # (or prints the exact apt-get line when it cannot).
 
 PREFIX   ?= /usr/local
 MODEL    ?= ../shared/models/stories260K.gguf
 SANITIZE ?= 0
+
+# ---- Cross-building ---------------------------------------------------------
+# CROSS=<GNU triplet> (or ARCH=<Debian architecture>) builds the target code
+# with $(CROSS)-gcc under build/<triplet>, the build machine's tools (the
+# shader embedder) with $(HOST_CC), and reads the target's .pc files from
+# its multiarch folder. The usual variables do the same by hand:
+#   make CC=aarch64-linux-gnu-gcc AR=aarch64-linux-gnu-ar BUILD=build/arm64 \
+#        PKG_CONFIG_LIBDIR=/usr/lib/aarch64-linux-gnu/pkgconfig:/usr/share/pkgconfig
+# Tests of a cross build run through $(RUNNER) (see test-arm64).
+HOST_CC ?= cc
+ifneq ($(filter command line environment,$(origin ARCH)),)
+ifneq ($(ARCH),$(shell dpkg --print-architecture))
+CROSS ?= $(shell dpkg-architecture -a$(ARCH) -qDEB_HOST_MULTIARCH 2>/dev/null)
+ifeq ($(CROSS),)
+$(error ARCH=$(ARCH) is not a Debian architecture (dpkg-architecture -L lists them))
+endif
+endif
+endif
+ifneq ($(CROSS),)
+ifeq ($(origin CC),default)
+CC := $(CROSS)-gcc
+endif
+ifeq ($(origin AR),default)
+AR := $(CROSS)-ar
+endif
+PKG_CONFIG ?= PKG_CONFIG_LIBDIR=/usr/lib/$(CROSS)/pkgconfig:/usr/share/pkgconfig pkg-config
+BUILD      ?= build/$(CROSS)
+RUNNER     ?= qemu-$(firstword $(subst -, ,$(CROSS)))-static
+endif
+# On make's command line it would not reach $(shell) (make 4.3).
+ifeq ($(origin PKG_CONFIG_LIBDIR),command line)
+PKG_CONFIG ?= env PKG_CONFIG_LIBDIR=$(PKG_CONFIG_LIBDIR) pkg-config
+endif
+PKG_CONFIG ?= pkg-config
+# ---- end of cross-building ----------------------------------------------------
 
 ifeq ($(SANITIZE),1)
 BUILD    ?= build/san
@@ -29,9 +69,9 @@ TEST_PKGS := cmocka
 DEPS_DEB  := libegl-dev libgles-dev libgbm-dev libdrm-dev libcmocka-dev libjson-c-dev \
              libpcre2-dev libegl-mesa0 libgl1-mesa-dri pkg-config
 
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-TEST_LIBS  := $(shell pkg-config --libs $(TEST_PKGS) 2>/dev/null)
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+TEST_LIBS  := $(shell $(PKG_CONFIG) --libs $(TEST_PKGS) 2>/dev/null)
 
 OPT     ?= -O2 -g
 # Include paths follow the layers (DESIGN.md): platform/ sees only the
@@ -51,12 +91,12 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 SHADERS  := $(wildcard glsl/*.comp) $(wildcard glsl/*.glsl)
 
 # tests/test_*.c are one binary each; other tests/*.c are shared helpers.
-# test_gl_* and test_gpu_* need an OpenGL ES context (llvmpipe is enough).
+# test_gl_*, test_gpu_* and test_*_gpu need an OpenGL ES context (llvmpipe is enough).
 TEST_SRC   := $(filter-out tests/test_util.c,$(wildcard tests/test_*.c))
 TEST_UTIL  := $(filter-out $(TEST_SRC),$(wildcard tests/*.c))
 TEST_BIN   := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 TEST_UOBJ  := $(TEST_UTIL:%.c=$(BUILD)/obj/%.o)
-GPU_TESTS  := $(filter $(BUILD)/tests/test_gl_% $(BUILD)/tests/test_gpu_%,$(TEST_BIN))
+GPU_TESTS  := $(filter $(BUILD)/tests/test_gl_% $(BUILD)/tests/test_gpu_% $(BUILD)/tests/test_%_gpu,$(TEST_BIN))
 # tests/tools/*.c: programs over the test helpers (model writers), built
 # with the tests so they keep compiling.
 TEST_TOOLS := $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(wildcard tests/tools/*.c))
@@ -71,7 +111,7 @@ CPU_TESTS  := $(filter-out $(GPU_TESTS),$(TEST_BIN))
 all: check-pkgs $(BUILD)/pdvm $(BUILD)/libpdvm.a $(BUILD)/libpdvm.so
 
 check-pkgs:
-	@pkg-config --exists $(PKGS) || { \
+	@$(PKG_CONFIG) --exists $(PKGS) || { \
 	  echo "pdvm: missing build libraries; run: make deps  (or: sudo apt-get install -y $(DEPS_DEB))" >&2; \
 	  exit 1; }
 
@@ -88,7 +128,7 @@ deps:
 
 $(BUILD)/tools/embed_shaders: src/tools/embed_shaders.c
 	@mkdir -p $(dir $@)
-	$(CC) -std=c11 -D_DEFAULT_SOURCE -O1 -Wall -Wextra -Werror -o $@ $<
+	$(HOST_CC) -std=c11 -D_DEFAULT_SOURCE -O1 -Wall -Wextra -Werror -o $@ $<
 
 $(GEN_SRC): $(SHADERS) $(BUILD)/tools/embed_shaders
 	@mkdir -p $(dir $@)
@@ -114,10 +154,12 @@ $(BUILD)/obj/src/cli/%.o: src/cli/%.c
 
 $(BUILD)/libpdvm.a: $(LIB_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	$(AR) rcs $@ $^
 
+# The ABI may change with every 0.x release: SONAME libpdvm.so.0.
+SOVERSION := 0
 $(BUILD)/libpdvm.so: $(LIB_OBJ)
-	$(CC) -shared $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) -shared -Wl,-soname,libpdvm.so.$(SOVERSION) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/pdvm: $(CLI_OBJ) $(BUILD)/libpdvm.a
 	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libpdvm.a $(LDLIBS)
@@ -190,14 +232,155 @@ build/fuzz/fuzz_chat: tests/fuzz/fuzz_chat.c $(CHAT_FUZZ_SRC) src/chat_template.
 	clang -std=c11 -D_DEFAULT_SOURCE -g -O1 -Iinclude -Isrc \
 	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -o $@ tests/fuzz/fuzz_chat.c $(CHAT_FUZZ_SRC)
 
+LIBDIR  ?= $(PREFIX)/lib
+VERSION := 0.1.0
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include \
-	  $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PREFIX)/include \
+	  $(DESTDIR)$(LIBDIR)/pkgconfig
 	install -m 755 $(BUILD)/pdvm $(DESTDIR)$(PREFIX)/bin/pdvm
-	install -m 644 $(BUILD)/libpdvm.a $(BUILD)/libpdvm.so $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 $(BUILD)/libpdvm.a $(DESTDIR)$(LIBDIR)/
+	install -m 644 $(BUILD)/libpdvm.so $(DESTDIR)$(LIBDIR)/libpdvm.so.$(SOVERSION)
+	ln -sf libpdvm.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/libpdvm.so
 	install -m 644 include/pdvm.h $(DESTDIR)$(PREFIX)/include/pdvm.h
-	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: pdvm\nDescription: LLM inference on OpenGL ES 3.1 compute\nVersion: 0.1.0\nRequires.private: %s\nLibs: -L$${libdir} -lpdvm\nLibs.private: -lm -lpthread\nCflags: -I$${includedir}\n' \
-	  '$(PREFIX)' '$(PKGS)' > $(DESTDIR)$(PREFIX)/lib/pkgconfig/pdvm.pc
+	printf 'prefix=%s\nlibdir=%s\nincludedir=$${prefix}/include\n\nName: pdvm\nDescription: LLM inference on OpenGL ES 3.1 compute\nVersion: %s\nRequires.private: %s\nLibs: -L$${libdir} -lpdvm\nLibs.private: -lm -lpthread\nCflags: -I$${includedir}\n' \
+	  '$(PREFIX)' '$(patsubst $(PREFIX)/%,$${prefix}/%,$(LIBDIR))' '$(VERSION)' '$(PKGS)' \
+	  > $(DESTDIR)$(LIBDIR)/pkgconfig/pdvm.pc
+
+# ---- A second Mesa stack, ARM64 under emulation, a Debian package -------------
+
+# $(call apt_install,PACKAGES,TEST): unless the shell test TEST holds, install
+# the Debian packages as root or with password-less sudo (after `dpkg
+# --add-architecture` of any :arch they name), else print the exact lines.
+define apt_install
+if $(2); then exit 0; fi; \
+archs="$$(printf '%s\n' $(1) | sed -n 's/.*:\([a-z0-9]*\)$$/\1/p' | sort -u)"; \
+if [ "$$(id -u)" = 0 ]; then SUDO=; \
+elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then SUDO=sudo; \
+else echo "pdvm: missing packages; run:" >&2; \
+  for a in $$archs; do echo "  sudo dpkg --add-architecture $$a" >&2; done; \
+  echo "  sudo apt-get update && sudo apt-get install -y $(strip $(1))" >&2; exit 1; fi; \
+for a in $$archs; do $$SUDO dpkg --add-architecture $$a; done; \
+echo "pdvm deps: installing $(strip $(1))"; \
+$$SUDO apt-get update -q && \
+$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(1)
+endef
+installed = [ "$$(dpkg-query -W -f='$${db:Status-Abbrev}\n' $(1) 2>/dev/null | grep -c '^ii')" = $(words $(1)) ]
+
+# zink (Mesa's OpenGL on Vulkan) over lavapipe: GLSL goes through NIR and
+# SPIR-V as on the boards' drivers, not llvmpipe's own path. Needs a runtime
+# directory; PDVM_EXPECT_DRIVER makes test_gl_cli_info fail if Mesa fell back.
+ZINK_DEB := mesa-vulkan-drivers
+ZINK_ENV := GALLIUM_DRIVER=zink LIBGL_ALWAYS_SOFTWARE=1 PDVM_EXPECT_DRIVER=zink
+.PHONY: deps-zink test-zink test-zink-run deps-arm64 test-arm64 test-emulated ci-arm64 \
+        ci-emulated compare-arm64 deb deb-run test-deb
+deps-zink: deps
+	@$(call apt_install,$(ZINK_DEB),$(call installed,$(ZINK_DEB)))
+
+test-zink: deps-zink
+	@$(MAKE) --no-print-directory test-zink-run
+
+test-zink-run: all $(GPU_TESTS)
+	@rt=$${XDG_RUNTIME_DIR:-$$(mktemp -d)}; XDG_RUNTIME_DIR=$$rt $(ZINK_ENV) \
+	  PDVM_BIN=$(BUILD)/pdvm tests/run_tests.sh $(GPU_TESTS)
+
+# ARM64 on an x86-64 Debian machine: Debian's multiarch arm64 libraries (the
+# same -dev packages as DEPS_DEB), the cross compiler, and qemu-user, run as
+# a prefix (PDVM_RUNNER) rather than through binfmt, which needs privileges.
+# Plain qemu-aarch64-static: with -L /usr/aarch64-linux-gnu it pairs the
+# cross toolchain's ld.so with the multiarch libc and hangs.
+ARM64     := aarch64-linux-gnu
+ARM64_DEB := gcc-$(ARM64) binutils-$(ARM64) libc6-dev-arm64-cross qemu-user-static \
+             $(addsuffix :arm64,$(filter-out pkg-config,$(DEPS_DEB)))
+deps-arm64:
+	@$(call apt_install,$(ARM64_DEB),$(call installed,$(ARM64_DEB)))
+
+# Every test binary of the arm64 build, on the arm64 Mesa (llvmpipe,
+# surfaceless): the GPU tests at the driver's limits and PDVM_LIMITS=minimum;
+# then compare-arm64.
+test-arm64: deps-arm64
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory CROSS=$(ARM64) test-emulated
+
+# CI's share of it (.ci/run must stay under 30 minutes on 2 cores): every
+# CPU-side test binary, then stories260K end to end on the GPU at both
+# limits, f32 and q4_0, byte for byte against this machine.
+ci-arm64: deps-arm64
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory CROSS=$(ARM64) ci-emulated
+
+EMU_ENV = PDVM_RUNNER="$$(command -v $(RUNNER))" PDVM_BIN=$(BUILD)/pdvm
+
+test-emulated: all $(TEST_BIN)
+	@$(EMU_ENV) tests/run_tests.sh $(TEST_BIN)
+	@$(MAKE) --no-print-directory compare-arm64
+
+ci-emulated: all $(CPU_TESTS)
+	@$(EMU_ENV) tests/run_tests.sh $(CPU_TESTS)
+	@$(MAKE) --no-print-directory compare-arm64 E2E_MODELS="stories260K stories260K-q4_0"
+
+# `pdvm run` greedy on the stories260K files, at the driver's limits and at
+# PDVM_LIMITS=minimum: the emulated build's text must equal the native one's.
+E2E_MODELS ?= stories260K stories260K-f16 stories260K-q8_0 stories260K-q4_0
+compare-arm64:
+	@$(EMU_ENV) NATIVE=build/pdvm MODELS_DIR=$${PDVM_MODELS_DIR:-../shared/models} \
+	  tests/compare_cross.sh $(E2E_MODELS)
+
+# Debian package of the tool, the library, the header, pdvm.pc, a man page
+# made from --help and a systemd unit for `pdvm serve` (disabled until
+# enabled; settings in /etc/default/pdvm). ARCH=arm64 (or CROSS=...) for a
+# board. dpkg-shlibdeps works out Depends (it reads debian/control, so it
+# runs in a scratch folder holding a stub one).
+PKG_DIR    = docs/packaging
+DEB_ARCH   = $(if $(CROSS),$(shell dpkg-architecture -t$(CROSS) -qDEB_HOST_ARCH 2>/dev/null),$(shell dpkg --print-architecture))
+DEB_MA     = $(if $(CROSS),$(CROSS),$(shell dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null))
+DEB_OUT    = $(BUILD)/deb
+DEB_ROOT   = $(DEB_OUT)/root
+DEB_FILE   = $(DEB_OUT)/pdvm_$(VERSION)_$(DEB_ARCH).deb
+STRIP     ?= $(if $(CROSS),$(CROSS)-strip,strip)
+# A real address for a release (lintian rejects hosts such as localhost).
+DEB_MAINTAINER ?= pdvm developers <pdvm@example.org>
+DEB_TOOLS := dpkg-dev lintian
+deb: $(if $(CROSS),deps-arm64,deps)
+	@$(call apt_install,$(DEB_TOOLS),$(call installed,$(DEB_TOOLS)))
+	@$(MAKE) --no-print-directory deb-run
+
+deb-run: all
+	rm -rf $(DEB_OUT) && mkdir -p $(DEB_ROOT)/DEBIAN $(DEB_OUT)/shlibs/debian
+	$(MAKE) --no-print-directory install DESTDIR=$(DEB_ROOT) PREFIX=/usr LIBDIR=/usr/lib/$(DEB_MA)
+	$(STRIP) --strip-unneeded --remove-section=.comment --remove-section=.note \
+	  $(DEB_ROOT)/usr/bin/pdvm $(DEB_ROOT)/usr/lib/$(DEB_MA)/libpdvm.so.$(SOVERSION)
+	$(STRIP) --strip-debug $(DEB_ROOT)/usr/lib/$(DEB_MA)/libpdvm.a
+	install -d $(DEB_ROOT)/usr/share/man/man1 $(DEB_ROOT)/usr/share/doc/pdvm \
+	  $(DEB_ROOT)/lib/systemd/system $(DEB_ROOT)/usr/lib/sysusers.d $(DEB_ROOT)/etc/default
+	$(PKG_DIR)/manpage.sh $(VERSION) $(if $(CROSS),"$$(command -v $(RUNNER))") $(BUILD)/pdvm \
+	  | gzip -9n > $(DEB_ROOT)/usr/share/man/man1/pdvm.1.gz
+	install -m 644 $(PKG_DIR)/copyright $(DEB_ROOT)/usr/share/doc/pdvm/copyright
+	$(PKG_DIR)/changelog.sh $(VERSION) '$(DEB_MAINTAINER)' | gzip -9n > $(DEB_ROOT)/usr/share/doc/pdvm/changelog.gz
+	install -m 644 $(PKG_DIR)/pdvm.service $(DEB_ROOT)/lib/systemd/system/pdvm.service
+	install -m 644 $(PKG_DIR)/pdvm.sysusers $(DEB_ROOT)/usr/lib/sysusers.d/pdvm.conf
+	install -m 644 $(PKG_DIR)/pdvm.default $(DEB_ROOT)/etc/default/pdvm
+	install -m 755 $(PKG_DIR)/postinst $(PKG_DIR)/prerm $(PKG_DIR)/postrm $(DEB_ROOT)/DEBIAN/
+	echo /etc/default/pdvm > $(DEB_ROOT)/DEBIAN/conffiles
+	echo 'libpdvm $(SOVERSION) pdvm (>= $(VERSION))' > $(DEB_ROOT)/DEBIAN/shlibs
+	echo 'activate-noawait ldconfig' > $(DEB_ROOT)/DEBIAN/triggers
+	printf 'Source: pdvm\n\nPackage: pdvm\nArchitecture: any\n' > $(DEB_OUT)/shlibs/debian/control
+	cd $(DEB_OUT)/shlibs && DEB_HOST_ARCH=$(DEB_ARCH) dpkg-shlibdeps -O \
+	  -e$(CURDIR)/$(DEB_ROOT)/usr/bin/pdvm -e$(CURDIR)/$(DEB_ROOT)/usr/lib/$(DEB_MA)/libpdvm.so.$(SOVERSION) \
+	  | sed -n 's/^shlibs:Depends=//p' > ../depends
+	sed -e 's/@VERSION@/$(VERSION)/' -e 's/@ARCH@/$(DEB_ARCH)/' -e 's/@MAINTAINER@/$(DEB_MAINTAINER)/' \
+	  -e "s/@DEPENDS@/$$(cat $(DEB_OUT)/depends)/" \
+	  -e "s/@SIZE@/$$(du -sk --exclude=DEBIAN $(DEB_ROOT) | cut -f1)/" \
+	  $(PKG_DIR)/control.in > $(DEB_ROOT)/DEBIAN/control
+	cd $(DEB_ROOT) && find . -path ./DEBIAN -prune -o -path ./etc -prune -o -type f -printf '%P\0' \
+	  | sort -z | xargs -0 md5sum > DEBIAN/md5sums
+	dpkg-deb --root-owner-group -Zxz --build $(DEB_ROOT) $(DEB_FILE)
+
+# The package: dpkg-deb --info, lintian (errors), installed into a scratch
+# root where its pdvm, man page, unit, library and pdvm.pc are used (a
+# foreign one through $(RUNNER)).
+test-deb: deb
+	@CC=$(CC) $(if $(CROSS),PDVM_RUNNER="$$(command -v $(RUNNER))") tests/deb_install.sh $(DEB_FILE)
+# ---- end of zink, ARM64, Debian package ---------------------------------------
 
 clean:
 	rm -rf build

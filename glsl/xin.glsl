@@ -71,6 +71,16 @@ vec4 x_raw4(uint i) { return act_load4(u_x + i); }
 #endif
 
 #if IN_MODE == 2
+// The partial slots in use, as a value the driver cannot specialize on.
+// zink (Mesa 22.3) compiles variants of a compute shader for the values of
+// uniforms that alone bound a loop; in the decode chain it went on running
+// the variant for u_nslots = 1 after the host had set 2, so D3 combined the
+// first chunk only and greedy text left llvmpipe's from the first token
+// with two chunks (position 512 without subgroups; a KV slab boundary
+// under a small PDVM_MAX_SSBO_BYTES). A term of the invocation index,
+// always 0 (WG_SIZE < 2^20), keeps the bound a run-time value.
+uint n_slots() { return u_nslots + (gl_LocalInvocationIndex >> 20u); }
+
 // Attention output element j: the chunks' accumulators weighted by their
 // share of the softmax (sh_w, from combine_weights).
 float x_combined(uint j)
@@ -78,7 +88,7 @@ float x_combined(uint j)
     uint h = j / uint(HEAD_DIM);
     uint d = j - h * uint(HEAD_DIM);
     float s = 0.0;
-    for (uint c = 0u; c < u_nslots; c++)
+    for (uint c = 0u; c < n_slots(); c++)
         s += sh_w[h * uint(MAX_SLOTS) + c] * act[part_index(u_x, h, c) + 2u + d];
     return s;
 }
@@ -88,13 +98,13 @@ void combine_weights()
 {
     for (uint h = gl_LocalInvocationIndex; h < uint(N_HEAD); h += uint(WG_SIZE)) {
         float mx = neg_inf();
-        for (uint c = 0u; c < u_nslots; c++) mx = max(mx, act[part_index(u_x, h, c)]);
+        for (uint c = 0u; c < n_slots(); c++) mx = max(mx, act[part_index(u_x, h, c)]);
         float sum = 0.0;
-        for (uint c = 0u; c < u_nslots; c++) {
+        for (uint c = 0u; c < n_slots(); c++) {
             uint p = part_index(u_x, h, c);
             sum += exp(act[p] - mx) * act[p + 1u];
         }
-        for (uint c = 0u; c < u_nslots; c++)
+        for (uint c = 0u; c < n_slots(); c++)
             sh_w[h * uint(MAX_SLOTS) + c] = exp(act[part_index(u_x, h, c)] - mx) / sum;
     }
     memoryBarrierShared();

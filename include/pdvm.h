@@ -373,6 +373,13 @@ typedef struct pdvm_device_info {
                                  * "default display" */
     char egl_vendor[64], egl_version[64];
     char gl_version[128], gl_vendor[64], renderer[128], glsl_version[128];
+    char mesa_driver[32];       /* the Mesa driver that runs the shaders, as GALLIUM_DRIVER
+                                 * and MESA_LOADER_DRIVER_OVERRIDE name it ("llvmpipe",
+                                 * "zink", "v3d", "panfrost", "msm" for Freedreno,
+                                 * "iris", ...); "" when the driver is not Mesa's */
+    char dri_driver[32];        /* the DRI driver Mesa's EGL loaded (EGL_MESA_query_driver):
+                                 * "swrast" or "kms_swrast" when a software rasterizer
+                                 * hosts mesa_driver; "" when not Mesa */
     int32_t n_binary_formats;   /* GL_NUM_PROGRAM_BINARY_FORMATS */
     int32_t binary_formats[8];  /* the first of GL_PROGRAM_BINARY_FORMATS */
     bool debug_output;          /* GL_KHR_debug messages are collected */

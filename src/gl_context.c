@@ -1,4 +1,5 @@
 /* The runtime's context: EGL platform, driver strings and limits. */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,29 @@
 static void copy_string(char *dst, size_t cap, const char *s)
 {
     snprintf(dst, cap, "%s", s ? s : "");
+}
+
+/* Mesa names the DRI driver it loaded (EGL_MESA_query_driver). The
+ * software loaders ("swrast", "kms_swrast") host whichever Gallium driver
+ * GALLIUM_DRIVER picked (llvmpipe, softpipe, zink), and Mesa's renderer
+ * string starts with that driver's name: "zink (llvmpipe (LLVM ...))". */
+static void read_mesa_driver(pdvm_gl *gl)
+{
+    pdvm_device_info *in = &gl->info;
+    const char *ext = eglQueryString(gl->egl.display, EGL_EXTENSIONS);
+    PFNEGLGETDISPLAYDRIVERNAMEPROC get_name = NULL;
+    if (ext && strstr(ext, "EGL_MESA_query_driver"))
+        get_name = (PFNEGLGETDISPLAYDRIVERNAMEPROC)eglGetProcAddress("eglGetDisplayDriverName");
+    const char *dri = get_name ? get_name(gl->egl.display) : NULL;
+    copy_string(in->dri_driver, sizeof in->dri_driver, dri);
+    if (!dri || (strcmp(dri, "swrast") && strcmp(dri, "kms_swrast"))) {
+        copy_string(in->mesa_driver, sizeof in->mesa_driver, dri);
+        return;
+    }
+    size_t n = strcspn(in->renderer, " (");
+    if (n >= sizeof in->mesa_driver) n = sizeof in->mesa_driver - 1;
+    for (size_t i = 0; i < n; i++) in->mesa_driver[i] = (char)tolower((unsigned char)in->renderer[i]);
+    in->mesa_driver[n] = '\0';
 }
 
 static void read_info(pdvm_gl *gl)
@@ -35,6 +59,7 @@ static void read_info(pdvm_gl *gl)
     uint64_t h = pdvm_fnv1a64(0, in->gl_vendor, strlen(in->gl_vendor) + 1);
     h = pdvm_fnv1a64(h, gl->info.renderer, strlen(gl->info.renderer) + 1);
     gl->driver_hash = pdvm_fnv1a64(h, in->gl_version, strlen(in->gl_version) + 1);
+    read_mesa_driver(gl);
 }
 
 /* CPU renderers advertise the timer query, but llvmpipe's elapsed time

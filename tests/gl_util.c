@@ -30,6 +30,18 @@ void test_sibling_path(const char *rel, char *out, size_t cap)
     snprintf(out, cap, "%s/%s", dirname(exe), rel);
 }
 
+void test_pdvm_command(char *out, size_t cap)
+{
+    char bin[4096];
+    test_sibling_path("../pdvm", bin, sizeof bin);
+    if (access(bin, X_OK) != 0) fail_msg("%s is not built", bin);
+    const char *runner = getenv("PDVM_RUNNER");
+    if (runner && *runner)
+        snprintf(out, cap, "'%s' '%s'", runner, bin);
+    else
+        snprintf(out, cap, "'%s'", bin);
+}
+
 int test_run_command(const char *cmd, char *out, size_t cap)
 {
     char full[8192];

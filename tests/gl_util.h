@@ -14,6 +14,13 @@ pdvm_gl *test_gl_open(void);
 /* <directory of this test binary>/rel, e.g. "../pdvm" for $(BUILD)/pdvm. */
 void test_sibling_path(const char *rel, char *out, size_t cap);
 
+/* The start of a shell command that runs the `pdvm` built beside this test
+ * binary (<dir>/../pdvm, quoted) through $PDVM_RUNNER when that is set: an
+ * emulator such as qemu-aarch64-static for a cross build, whose tools are
+ * built for the same machine as its tests. Fails the test when pdvm is not
+ * built. */
+void test_pdvm_command(char *out, size_t cap);
+
 /* Run a shell command, capture its stdout and stderr together (truncated
  * to cap-1 bytes); returns its exit status, -1 when it could not run. */
 int test_run_command(const char *cmd, char *out, size_t cap);

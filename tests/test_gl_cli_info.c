@@ -1,6 +1,7 @@
 /* `pdvm info` as a user runs it: the chosen platform and limits in JSON,
  * PDVM_LIMITS=minimum shown, a forced platform that cannot work failing
- * with exit code 4 and its name, bad options with exit code 2. */
+ * with exit code 4 and its name, bad options with exit code 2, the Mesa
+ * driver in use named. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,10 +20,9 @@ static char out[1 << 16];
 
 static int pdvm(const char *env, const char *args)
 {
-    char bin[4096], cmd[8192];
-    test_sibling_path("../pdvm", bin, sizeof bin);
-    if (access(bin, X_OK) != 0) fail_msg("%s is not built", bin);
-    snprintf(cmd, sizeof cmd, "env -u PDVM_PLATFORM -u PDVM_LIMITS %s '%s' %s", env, bin, args);
+    char bin[8192], cmd[16384];
+    test_pdvm_command(bin, sizeof bin);
+    snprintf(cmd, sizeof cmd, "env -u PDVM_PLATFORM -u PDVM_LIMITS %s %s %s", env, bin, args);
     return test_run_command(cmd, out, sizeof out);
 }
 
@@ -113,6 +113,46 @@ static void bad_knobs_exit_2(void **state)
     assert_non_null(strstr(out, "PDVM_MAX_SSBO_BYTES='8': expected a byte count from 4096"));
 }
 
+static const char *json_str_or_null(json_object *root, const char *path)
+{
+    json_object *o = get(root, path);
+    return o ? json_object_get_string(o) : NULL;
+}
+
+/* The Mesa driver is named as GALLIUM_DRIVER / MESA_LOADER_DRIVER_OVERRIDE
+ * take it, and follows them: $PDVM_EXPECT_DRIVER (make test-zink sets zink)
+ * must be the one reported, and under a software DRI driver GALLIUM_DRIVER=
+ * llvmpipe must turn it into llvmpipe. */
+static void info_names_the_mesa_driver(void **state)
+{
+    (void)state;
+    assert_int_equal(pdvm("", "info --json"), 0);
+    json_object *root = json_tokener_parse(out);
+    if (!root) fail_msg("not JSON: %s", out);
+    const char *driver = json_str_or_null(root, "driver.mesa_driver");
+    const char *dri = json_str_or_null(root, "driver.dri_driver");
+    const char *expect = getenv("PDVM_EXPECT_DRIVER");
+    if (expect && *expect && (!driver || strcmp(driver, expect)))
+        fail_msg("PDVM_EXPECT_DRIVER=%s but pdvm info reports %s (renderer %s)", expect,
+                 driver ? driver : "no Mesa driver", json_str_or_null(root, "driver.renderer"));
+    if (!strstr(json_str_or_null(root, "driver.egl_vendor"), "Mesa")) {
+        assert_null(driver);
+        json_object_put(root);
+        return;
+    }
+    assert_non_null(driver);
+    assert_non_null(dri);
+    char line[96];
+    snprintf(line, sizeof line, "Mesa driver     %s", driver);
+    bool software = !strcmp(dri, "swrast") || !strcmp(dri, "kms_swrast");
+    json_object_put(root);
+    assert_int_equal(pdvm("", "info"), 0);
+    if (!strstr(out, line)) fail_msg("no '%s' in: %s", line, out);
+    if (!software) return;
+    assert_int_equal(pdvm("GALLIUM_DRIVER=llvmpipe", "info"), 0);
+    if (!strstr(out, "Mesa driver     llvmpipe (DRI driver ")) fail_msg("not llvmpipe: %s", out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -121,6 +161,7 @@ int main(void)
         cmocka_unit_test(forced_gbm_without_dri_exits_4),
         cmocka_unit_test(bad_options_exit_2),
         cmocka_unit_test(bad_knobs_exit_2),
+        cmocka_unit_test(info_names_the_mesa_driver),
     };
     return cmocka_run_group_tests_name("gl_cli_info", tests, NULL, NULL);
 }

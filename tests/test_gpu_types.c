@@ -866,7 +866,7 @@ static void unsupported_type_exit_3(void **state)
     assert_non_null(fp);
     assert_int_equal(fwrite(file.buf, 1, file.len, fp), file.len);
     fclose(fp);
-    test_sibling_path("../pdvm", bin, sizeof bin);
+    test_pdvm_command(bin, sizeof bin);
     snprintf(cmd, sizeof cmd, "%s run -m %s -p hi -n 1 --backend cpu", bin, path);
     int rc = test_run_command(cmd, out, sizeof out);
     if (rc != 3 || !strstr(out, "blk.1.ffn_up.weight") || !strstr(out, "iq2_xxs"))

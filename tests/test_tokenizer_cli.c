@@ -60,9 +60,12 @@ static cli_out run(const char *const *args, const char *in, size_t n_in)
     char in_path[64], out_path[64], err_path[64];
     int fin = temp_file(in, n_in, in_path), fout = temp_file(NULL, 0, out_path),
         ferr = temp_file(NULL, 0, err_path);
-    const char *argv[32] = {bin};
-    size_t n = 1;
-    for (; args[n - 1] && n < 31; n++) argv[n] = args[n - 1];
+    const char *runner = getenv("PDVM_RUNNER"); /* an emulator, for a cross build */
+    const char *argv[32];
+    size_t n = 0;
+    if (runner && *runner) argv[n++] = runner;
+    argv[n++] = bin;
+    for (size_t i = 0; args[i] && n < 31; i++) argv[n++] = args[i];
     argv[n] = NULL;
     pid_t pid = fork();
     assert_true(pid >= 0);
@@ -70,7 +73,7 @@ static cli_out run(const char *const *args, const char *in, size_t n_in)
         dup2(fin, 0);
         dup2(fout, 1);
         dup2(ferr, 2);
-        execv(bin, (char *const *)argv);
+        execv(argv[0], (char *const *)argv);
         _exit(127);
     }
     int status = 0;

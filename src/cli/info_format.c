@@ -63,6 +63,18 @@ static void print_measured(FILE *f, const pdvm_info_report *r)
         fprintf(f, "%-15s %.1f us per dependent dispatch\n", "latency", r->latency_us);
 }
 
+/* The name to give GALLIUM_DRIVER or MESA_LOADER_DRIVER_OVERRIDE, and the
+ * DRI driver that hosts it when that is another one (swrast). */
+static void print_mesa_driver(FILE *f, const pdvm_device_info *in)
+{
+    if (!in->mesa_driver[0])
+        fprintf(f, "%-15s %s\n", "Mesa driver", "none (not a Mesa driver, or no EGL_MESA_query_driver)");
+    else if (strcmp(in->mesa_driver, in->dri_driver))
+        fprintf(f, "%-15s %s (DRI driver %s)\n", "Mesa driver", in->mesa_driver, in->dri_driver);
+    else
+        fprintf(f, "%-15s %s\n", "Mesa driver", in->mesa_driver);
+}
+
 void pdvm_info_print_text(FILE *f, const pdvm_info_report *r)
 {
     const pdvm_device_info *in = r->in;
@@ -74,6 +86,7 @@ void pdvm_info_print_text(FILE *f, const pdvm_info_report *r)
     fprintf(f, "%-15s %s\n", "GL", in->gl_version);
     fprintf(f, "%-15s %s\n", "GL vendor", in->gl_vendor);
     fprintf(f, "%-15s %s\n", "renderer", in->renderer);
+    print_mesa_driver(f, in);
     fprintf(f, "%-15s %s\n", "GLSL", in->glsl_version);
     print_limits(f, l);
     print_subgroup(f, l);
@@ -144,6 +157,8 @@ static json_object *driver_json(const pdvm_info_report *r)
     add(o, "gl_version", str(in->gl_version));
     add(o, "gl_vendor", str(in->gl_vendor));
     add(o, "renderer", str(in->renderer));
+    add(o, "mesa_driver", in->mesa_driver[0] ? str(in->mesa_driver) : NULL);
+    add(o, "dri_driver", in->dri_driver[0] ? str(in->dri_driver) : NULL);
     add(o, "glsl_version", str(in->glsl_version));
     add(o, "timer_query", json_object_new_boolean(in->limits.timer_query));
     add(o, "timing", str(in->timing));
