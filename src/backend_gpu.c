@@ -8,6 +8,7 @@
 
 #include "backend.h"
 #include "error.h"
+#include "gpu_chain_batch.h"
 #include "gpu_state.h"
 #include "mem_budget.h"
 
@@ -92,6 +93,8 @@ pdvm_status gpu_state_create(pdvm_gl *gl, const pdvm_model *m, const pdvm_sessio
     gpu_rope_init(s);
     s->unfused = p && p->unfused;
     s->verbose = p && p->verbose;
+    const char *batch_env = getenv("PDVM_BATCH");
+    s->no_batch = batch_env && strcmp(batch_env, "0") == 0;
     s->progress = p ? p->progress : NULL;
     s->progress_user = p ? p->progress_user : NULL;
     s->gl = gl;
@@ -119,6 +122,7 @@ void gpu_state_free(gpu_state *s)
 {
     if (!s) return;
     if (s->gl) {
+        gpu_batch_free(s);
         gpu_release_buffers(s);
         gpu_kernels_free(&s->k);
     }
@@ -132,6 +136,19 @@ void gpu_state_free(gpu_state *s)
     free(s);
 }
 
+/* A prompt of one sequence through the batched path: the last token's logits. */
+static pdvm_status prompt_batched(gpu_state *s, const int32_t *tokens, size_t n, uint32_t pos,
+                                  float *logits)
+{
+    gpu_batch_tok *t = malloc(n * sizeof *t);
+    if (!t) return pdvm_fail(PDVM_ERR_NOMEM, "GPU batch: %zu tokens", n);
+    for (size_t i = 0; i < n; i++)
+        t[i] = (gpu_batch_tok){tokens[i], pos + (uint32_t)i, logits && i + 1 == n ? 0 : -1};
+    pdvm_status st = gpu_batch_eval(s, t, n, logits);
+    free(t);
+    return st;
+}
+
 pdvm_status gpu_state_eval(gpu_state *s, const int32_t *tokens, size_t n, uint32_t pos,
                            float *logits)
 {
@@ -139,6 +156,11 @@ pdvm_status gpu_state_eval(gpu_state *s, const int32_t *tokens, size_t n, uint32
     PDVM_TRY(gpu_state_chain(s, &c));
     uint64_t before = pdvm_gl_dispatch_count(s->gl);
     pdvm_status st = PDVM_OK;
+    if (n > 1 && !s->no_batch && !s->unfused && gpu_batch_supported(s->m, NULL)) {
+        st = prompt_batched(s, tokens, n, pos, logits);
+        s->eval_dispatches += pdvm_gl_dispatch_count(s->gl) - before;
+        return st;
+    }
     for (size_t i = 0; i < n && st == PDVM_OK; i++)
         st = gpu_chain_run(s, c, tokens[i], pos + (uint32_t)i, i + 1 == n);
     s->eval_dispatches += pdvm_gl_dispatch_count(s->gl) - before;

@@ -163,3 +163,102 @@ pdvm_status gpu_plan_matmul(gpu_kernels *k, const gpu_mm_args *a, gpu_step *st)
 }
 
 pdvm_status gpu_op_matmul(gpu_kernels *k, const gpu_mm_args *a) { RUN_NOW(gpu_plan_matmul, k, a); }
+
+/* ------------------------------------------------------- embd_batch */
+
+static const char *const eb_uniforms[] = {"u_ids", "u_x", "u_off", "u_row0", "u_row1"};
+
+pdvm_status gpu_plan_embd_batch(gpu_kernels *k, const gpu_embd_batch_args *a, gpu_step *st)
+{
+    PDVM_TRY(gpu_type_check(a->type, "token_embd"));
+    uint32_t wg = k->wg_max < 64 ? k->wg_max : 64;
+    gpu_defs d;
+    gpu_defs_init(&d);
+    gpu_defs_int(&d, "WG_SIZE", wg);
+    gpu_defs_int(&d, "N", a->n_embd);
+    gpu_defs_int(&d, "RB", (long long)a->row_bytes);
+    gpu_defs_str(&d, "DEQ", gpu_type_find(a->type)->deq);
+    gpu_prog *p;
+    PDVM_TRY(gpu_prog_get(k, "embd_batch", "embd batch", &d, eb_uniforms, N_NAMES(eb_uniforms),
+                          &p));
+    step_init(st, p, ceil_div(a->n_embd, wg), a->n_tok);
+    st->buf[B_ACT] = a->act;
+    st->buf[B_W] = a->w;
+    const uint32_t v[] = {a->ids, a->x, (uint32_t)a->off, a->row0, a->row1};
+    memcpy(st->val, v, sizeof v);
+    return PDVM_OK;
+}
+
+/* ---------------------------------------------- rope_kv / attn batch */
+
+static void head_defs(gpu_defs *d, const pdvm_hparams *hp, uint32_t wg)
+{
+    gpu_defs_init(d);
+    gpu_defs_int(d, "WG_SIZE", wg);
+    gpu_defs_int(d, "HEAD_DIM", hp->head_dim);
+    gpu_defs_int(d, "N_HEAD", hp->n_head);
+    gpu_defs_int(d, "N_HEAD_KV", hp->n_head_kv);
+}
+
+static void bind_slab(gpu_step *st, const gpu_batch_slab *s)
+{
+    st->buf[2] = s->kc;
+    st->buf[3] = s->vc;
+}
+
+static const char *const rk_uniforms[] = {"u_qkv", "u_pos", "u_cs", "u_rot_q", "u_kv_k",
+                                          "u_kv_v", "u_kv_stride", "u_pos0"};
+
+pdvm_status gpu_plan_rope_kv_batch(gpu_kernels *k, const gpu_rope_kv_args *a, gpu_step *st)
+{
+    const pdvm_hparams *hp = a->hp;
+    uint32_t wg = k->wg_max < 64 ? k->wg_max : 64;
+    gpu_defs d;
+    head_defs(&d, hp, wg);
+    gpu_defs_int(&d, "N_ROT", hp->n_rot);
+    gpu_prog *p;
+    PDVM_TRY(gpu_prog_get(k, "rope_kv_batch", "rope+kv batch", &d, rk_uniforms,
+                          N_NAMES(rk_uniforms), &p));
+    uint32_t pairs = (hp->n_head + 2 * hp->n_head_kv) * hp->head_dim / 2;
+    step_init(st, p, ceil_div(pairs, wg), a->n_tok);
+    st->buf[B_ACT] = a->act;
+    bind_slab(st, &a->slab);
+    const uint32_t v[] = {a->qkv, a->pos, a->cs, a->rot_q, (uint32_t)a->slab.word,
+                          (uint32_t)a->slab.word, a->slab.n_pos, a->slab.pos0};
+    memcpy(st->val, v, sizeof v);
+    return PDVM_OK;
+}
+
+static const char *const ab_uniforms[] = {"u_qkv", "u_pos", "u_out", "u_state", "u_first",
+                                          "u_last", "u_kv_k", "u_kv_v", "u_kv_stride", "u_pos0"};
+
+pdvm_status gpu_plan_attn_batch(gpu_kernels *k, const gpu_attn_batch_args *a, gpu_step *st)
+{
+    const pdvm_hparams *hp = a->hp;
+    uint32_t wg = k->wg_attn < 64 ? k->wg_attn : 64;
+    gpu_defs d;
+    head_defs(&d, hp, wg);
+    gpu_defs_float(&d, "SCALE", gpu_attn_scale(hp, a->scale));
+    gpu_defs_int(&d, "QKV_N", (hp->n_head + 2 * hp->n_head_kv) * hp->head_dim);
+    gpu_prog *p;
+    PDVM_TRY(gpu_prog_get(k, "attn_batch", "attention batch", &d, ab_uniforms,
+                          N_NAMES(ab_uniforms), &p));
+    step_init(st, p, hp->n_head, a->n_tok);
+    st->buf[B_ACT] = a->act;
+    bind_slab(st, &a->slab);
+    const uint32_t v[] = {a->qkv, a->pos, a->out, a->state, a->first, a->last,
+                          (uint32_t)a->slab.word, (uint32_t)a->slab.word, a->slab.n_pos,
+                          a->slab.pos0};
+    memcpy(st->val, v, sizeof v);
+    return PDVM_OK;
+}
+
+pdvm_status gpu_op_attn_batch(gpu_kernels *k, const gpu_attn_batch_args *a)
+{
+    RUN_NOW(gpu_plan_attn_batch, k, a);
+}
+
+pdvm_status gpu_op_rope_kv_batch(gpu_kernels *k, const gpu_rope_kv_args *a)
+{
+    RUN_NOW(gpu_plan_rope_kv_batch, k, a);
+}

@@ -58,4 +58,51 @@ typedef struct gpu_mm_args {
 pdvm_status gpu_plan_matmul(gpu_kernels *k, const gpu_mm_args *a, gpu_step *st);
 pdvm_status gpu_op_matmul(gpu_kernels *k, const gpu_mm_args *a);
 
+/* embd_batch.comp: x[t] (n_embd floats from act[x]) = row ids[t] of the
+ * token_embd part holding rows [row0, row1) from w byte off, for the
+ * tokens whose id is in the part; ids are floats at act[ids]. */
+typedef struct gpu_embd_batch_args {
+    const pdvm_gl_buffer *act, *w;
+    uint32_t type, n_embd;
+    uint64_t row_bytes, off;
+    uint32_t row0, row1, ids, x, n_tok;
+} gpu_embd_batch_args;
+pdvm_status gpu_plan_embd_batch(gpu_kernels *k, const gpu_embd_batch_args *a, gpu_step *st);
+
+/* The KV slab a batched kernel reads or writes: positions [pos0, pos0 +
+ * n_pos) from word `word` of kc and vc. */
+typedef struct gpu_batch_slab {
+    const pdvm_gl_buffer *kc, *vc;
+    uint64_t word;
+    uint32_t pos0, n_pos;
+} gpu_batch_slab;
+
+/* rope_kv_batch.comp over token rows q|k|v at act[qkv + t * row]
+ * (PDVM_ROPE_NORM): q rotated in place when rot_q, k rotated and v
+ * written to the slab for tokens whose position (floats at act[pos]) is in
+ * it; cos/sin of token t at act[cs + t * n_rot]. */
+typedef struct gpu_rope_kv_args {
+    const pdvm_gl_buffer *act;
+    const pdvm_hparams *hp;
+    gpu_batch_slab slab;
+    uint32_t qkv, pos, cs, n_tok;
+    bool rot_q;
+} gpu_rope_kv_args;
+pdvm_status gpu_plan_rope_kv_batch(gpu_kernels *k, const gpu_rope_kv_args *a, gpu_step *st);
+
+/* attn_batch.comp over one slab: att[t] (n_head * head_dim floats from
+ * act[out]) for queries q of the qkv rows; state: (m, l, acc) per token
+ * and head between slabs (first, last: the layer's first and last slab). */
+typedef struct gpu_attn_batch_args {
+    const pdvm_gl_buffer *act;
+    const pdvm_hparams *hp;
+    float scale;
+    gpu_batch_slab slab;
+    uint32_t qkv, pos, out, state, n_tok;
+    bool first, last;
+} gpu_attn_batch_args;
+pdvm_status gpu_plan_attn_batch(gpu_kernels *k, const gpu_attn_batch_args *a, gpu_step *st);
+pdvm_status gpu_op_attn_batch(gpu_kernels *k, const gpu_attn_batch_args *a);
+pdvm_status gpu_op_rope_kv_batch(gpu_kernels *k, const gpu_rope_kv_args *a);
+
 #endif
