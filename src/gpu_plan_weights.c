@@ -182,10 +182,12 @@ static pdvm_status check_shapes(const pdvm_model *m)
     return check_tensor(&m->tok_embd, false);
 }
 
+/* Tied output (the binder copies token_embd into output, name included):
+ * one copy on the GPU serves both, synthetic models too. */
 static bool embd_is_output(const pdvm_model *m)
 {
-    return m->tok_embd.data && m->tok_embd.data == m->output.data &&
-           m->tok_embd.type == m->output.type;
+    return m->tok_embd.name && m->tok_embd.name == m->output.name &&
+           m->tok_embd.data == m->output.data && m->tok_embd.type == m->output.type;
 }
 
 static void make_groups(const pdvm_model *m, gpu_weight_plan *p)

@@ -243,7 +243,8 @@ static void add_layer(model_out *m, const arch_spec *s, uint32_t l, uint32_t typ
 #define NAME(suffix) (snprintf(n, sizeof n, "blk.%u." suffix, l), n)
     add_vector(m, NAME("attn_norm.weight"), e, 0.8f, 1.2f);
     if (s->fused_qkv) {
-        add_tensor(m, NAME("attn_qkv.weight"), type, e, q + 2 * kv, 2.0 / sqrt((double)e));
+        add_tensor(m, NAME("attn_qkv.weight"), type, e, q + 2 * kv + s->qkv_extra_rows,
+                   2.0 / sqrt((double)e));
     } else {
         /* Peaked attention: which tokens came before matters. */
         add_tensor(m, NAME("attn_q.weight"), type, e, q, 2.0 / sqrt((double)e));

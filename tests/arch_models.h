@@ -29,6 +29,7 @@ typedef struct arch_spec {
     float rope_base_swa, rope_scale; /* keys written when non-zero */
     float attn_softcap, final_softcap; /* keys written when non-zero */
     bool embd_f32;      /* token_embd in f32 whatever the weight type */
+    uint32_t qkv_extra_rows; /* hostile files: attn_qkv rows beyond q + k + v */
 } arch_spec;
 
 /* The architectures the tests cover (one per family of the issue). */

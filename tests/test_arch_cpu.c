@@ -24,7 +24,9 @@
 #include <cmocka.h>
 
 #include "arch_golden.h"
+#include "cli_util.h"
 #include "model.h"
+#include "quant.h"
 #include "reference.h"
 #include "test_util.h"
 
@@ -114,9 +116,44 @@ static void cli_prints_llama_text(void **state)
     rmdir(dir);
 }
 
+static void no_bias(arch_spec *s) { s->bias = false; }
+static void extra_qkv_rows(arch_spec *s) { s->qkv_extra_rows = 2; }
+static void no_post_norms(arch_spec *s) { s->post_norms = false; }
+
+/* A file that declares an architecture but lacks what it needs, or whose
+ * fused tensor does not split into Q, K and V, is refused with exit 3 and
+ * one line naming the tensor, never computed. */
+static void hostile_files_exit_3(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/pdvm-arch-hostile-XXXXXX", path[TEST_PATH_MAX], vocab[TEST_PATH_MAX];
+    assert_non_null(mkdtemp(dir));
+    test_model_path("vocab", vocab, sizeof vocab);
+    struct {
+        const char *spec, *needle;
+        void (*edit)(arch_spec *);
+    } cases[] = {
+        {"qwen2", "tensor 'blk.0.attn_q.bias' missing", no_bias},
+        {"phi3", "'blk.0.attn_qkv.weight'", extra_qkv_rows},
+        {"gemma2", "tensor 'blk.0.post_attention_norm.weight' missing", no_post_norms},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        arch_spec s = *arch_spec_find(cases[i].spec);
+        cases[i].edit(&s);
+        snprintf(path, sizeof path, "%s/%s.gguf", dir, s.name);
+        assert_true(arch_model_write(&s, PDVM_TYPE_F32, 1, false, vocab, path));
+        cli_expect_one_line_error((const char *const[]){"run", "-m", path, "-p", "Hi", "-n", "1",
+                                                        "--backend", "cpu", NULL},
+                                  NULL, 3, cases[i].needle);
+        unlink(path);
+    }
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(all_goldens),
-                                       cmocka_unit_test(cli_prints_llama_text)};
+                                       cmocka_unit_test(cli_prints_llama_text),
+                                       cmocka_unit_test(hostile_files_exit_3)};
     return cmocka_run_group_tests_name("arch_cpu", tests, NULL, NULL);
 }
