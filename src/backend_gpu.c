@@ -9,6 +9,7 @@
 
 #include "backend.h"
 #include "error.h"
+#include "gpu_chain_batch.h"
 #include "gpu_state.h"
 #include "mem_budget.h"
 
@@ -94,6 +95,8 @@ pdvm_status gpu_state_create(pdvm_gl *gl, const pdvm_model *m, const pdvm_sessio
     gpu_rope_init(s);
     s->unfused = p && p->unfused;
     s->verbose = p && p->verbose;
+    const char *batch_env = getenv("PDVM_BATCH");
+    s->no_batch = batch_env && strcmp(batch_env, "0") == 0;
     s->progress = p ? p->progress : NULL;
     s->progress_user = p ? p->progress_user : NULL;
     s->gl = gl;
@@ -121,6 +124,7 @@ void gpu_state_free(gpu_state *s)
 {
     if (!s) return;
     if (s->gl) {
+        gpu_batch_free(s);
         gpu_release_buffers(s);
         gpu_kernels_free(&s->k);
     }
@@ -145,13 +149,35 @@ static pdvm_status run_token(gpu_state *s, gpu_chain *c, const pdvm_batch_token 
                                logits + (size_t)t->out * n_vocab);
 }
 
+/* The batched path serves sessions of one sequence (its KV slabs are the
+ * plan's); several sequences go token by token until it takes a per-token
+ * sequence. */
+static bool use_batched(const gpu_state *s, size_t n)
+{
+    return n > 1 && s->n_seq == 1 && !s->no_batch && !s->unfused &&
+           gpu_batch_supported(s->m, NULL);
+}
+
+static pdvm_status decode_batched(gpu_state *s, const pdvm_batch_token *t, size_t n,
+                                  float *logits)
+{
+    gpu_batch_tok *b = malloc(n * sizeof *b);
+    if (!b) return pdvm_fail(PDVM_ERR_NOMEM, "GPU batch: %zu tokens", n);
+    for (size_t i = 0; i < n; i++) b[i] = (gpu_batch_tok){t[i].id, t[i].pos, t[i].out};
+    pdvm_status st = gpu_batch_eval(s, b, n, logits);
+    free(b);
+    return st;
+}
+
 pdvm_status gpu_state_decode(gpu_state *s, const pdvm_batch_token *t, size_t n, float *logits)
 {
     gpu_chain *c;
     PDVM_TRY(gpu_state_chain(s, &c));
     uint64_t before = pdvm_gl_dispatch_count(s->gl);
     pdvm_status st = PDVM_OK;
-    for (size_t i = 0; i < n && st == PDVM_OK; i++) st = run_token(s, c, &t[i], logits);
+    if (use_batched(s, n)) st = decode_batched(s, t, n, logits);
+    else
+        for (size_t i = 0; i < n && st == PDVM_OK; i++) st = run_token(s, c, &t[i], logits);
     s->eval_dispatches += pdvm_gl_dispatch_count(s->gl) - before;
     return st;
 }

@@ -46,6 +46,8 @@ typedef struct gpu_state {
     bool rope_swa;           /* window layers have their own table (ap.cs_swa) */
     uint64_t eval_dispatches;
     gpu_chain fused, unfused_chain; /* planned when first used */
+    struct gpu_batch *batch;        /* the batched path's buffers (gpu_chain_batch.h) */
+    bool no_batch;                  /* prompts token by token (PDVM_BATCH=0) */
     pdvm_progress_fn progress;
     void *progress_user;
 } gpu_state;

@@ -8,9 +8,11 @@
 #include "error.h"
 #include "quant.h"
 
-#define PLAIN(t, name, fill) {t, "dot_" name, "dot_" name "_v4", "deq_" name, fill, -1, -1, 0, {{0, 0}}}
-#define BLOCKS(t, name, a, b, n, ...) \
-    {t, "dot_" name, "dot_" name "_v4", "deq_" name, GPU_FILL_BLOCKS, a, b, n, {__VA_ARGS__}}
+#define PLAIN(t, name, fill) \
+    {t, "dot_" name, "dot_" name "_v4", "deq_" name, "seg_" name, fill, -1, -1, 0, {{0, 0}}}
+#define BLOCKS(t, name, a, b, n, ...)                                                      \
+    {t, "dot_" name, "dot_" name "_v4", "deq_" name, "seg_" name, GPU_FILL_BLOCKS, a, b, n, \
+     {__VA_ARGS__}}
 
 /* Which fields are repacked: every type whose blocks leave its quants off
  * 16-byte boundaries (all but Q4_K and Q5_K, whose 144- and 176-byte

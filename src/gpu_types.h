@@ -35,6 +35,8 @@ typedef struct gpu_type {
     const char *dot_v4;  /* the same through the uvec4 view, for rows whose bytes and
                           * start are multiples of 16 */
     const char *deq;     /* one element (deq.glsl), as ggml's to_float computes it */
+    const char *seg;     /* a 32-element segment decoded to floats (seg.glsl), for
+                          * the tiled mat-mat kernels */
     gpu_fill_kind fill;
     int16_t half_a, half_b; /* GPU_FILL_BLOCKS: byte offsets in the block of its f16
                              * fields (scale, min), -1 when absent */

@@ -42,6 +42,8 @@ static int parse_args(int argc, char **argv, bench_opts *o)
         {NULL, "--synthetic", PDVM_ARG_STR, &o->synthetic, 0, 0, "NAME", "synthetic model shape"},
         {NULL, "--type", PDVM_ARG_STR, &type, 0, 0, "T", "synthetic / kernel weight type"},
         {"-p", "--n-prompt", PDVM_ARG_U32, &o->n_prompt, 0, max, "N", "prompt tokens (128)"},
+        {"-ub", "--ubatch-size", PDVM_ARG_U32, &o->n_ubatch, 0, 4096, "N",
+         "prefill tokens a pass (512)"},
         {"-n", "--n-gen", PDVM_ARG_U32, &o->n_gen, 1, max, "N", "generated tokens (32)"},
         {"-c", "--ctx-size", PDVM_ARG_U32, &o->n_ctx, 0, max, "N", "context"},
         {NULL, "--depth", PDVM_ARG_U32, &o->depth, 0, max, "N", "positions already cached"},
@@ -165,6 +167,11 @@ int pdvm_cli_bench(int argc, char **argv)
     bench_opts o;
     int rc = parse_args(argc, argv, &o);
     if (rc) return rc < 0 ? PDVM_EXIT_OK : rc;
+    if (o.n_ubatch) { /* the batched path reads it (gpu_chain_batch.h) */
+        char ub[16];
+        snprintf(ub, sizeof ub, "%u", o.n_ubatch);
+        setenv("PDVM_UBATCH", ub, 1);
+    }
     if (o.kernel) return bench_kernel(&o);
     /* The output file first: a path that cannot be written must not cost
      * minutes of measuring. The suite truncates it, a single run appends. */

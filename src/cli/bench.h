@@ -20,6 +20,7 @@ typedef struct bench_opts {
     const char *synthetic;   /* --synthetic NAME */
     uint32_t type;           /* --type, for synthetic models and --kernel */
     uint32_t n_prompt, n_gen, n_ctx, depth, reps;
+    uint32_t n_ubatch;       /* -ub: prefill tokens a pass (0: the default, 512) */
     bool both, unfused, json, profile, suite;
     const char *platform;
     const char *kernel;      /* --kernel matvec */
@@ -33,6 +34,7 @@ typedef struct bench_row {
     uint64_t n_params, weight_bytes_per_token;
     uint32_t n_prompt, n_gen, depth, n_layer;
     double prefill_tps, decode_tps, ms_per_layer, dispatches_per_token;
+    double prefill_gflops; /* model FLOPs of the prefill per second (bench_measure.c) */
     double achieved_gbps, roofline_gbps, roofline_fraction;
     double gpu_mib;       /* weights + KV cache + scratch allocated on the GPU */
     double peak_rss_mib;  /* the process's peak resident set over the session */

@@ -95,6 +95,19 @@ static bool mode_unfused(const bench_opts *o, int n_modes, int m)
     return n_modes == 2 ? m == 1 : o->unfused;
 }
 
+/* Model FLOPs of a prefill of n tokens from position 0, per token: the
+ * layers' mat-mats (2 per weight), causal attention (q.k and p.v, 2 each
+ * per head dimension and attended position: (n + 1) / 2 on average) and
+ * the last token's logits, as llama.cpp's own count leaves out norms,
+ * RoPE and softmax. */
+static double prefill_flops_per_token(const pdvm_hparams *hp, uint32_t n)
+{
+    double q = (double)hp->n_head * hp->head_dim, kv = (double)hp->n_head_kv * hp->head_dim;
+    double layer = 2.0 * hp->n_embd * (q + 2 * kv) + 2.0 * q * hp->n_embd +
+                   6.0 * hp->n_embd * hp->n_ff + 4.0 * q * (n + 1) / 2.0;
+    return hp->n_layer * layer + 2.0 * hp->n_embd * hp->n_vocab / n;
+}
+
 static pdvm_status run_modes(bench_ctx *c, const bench_opts *o, uint32_t depth, int n_modes,
                              bench_row *rows, const pdvm_hparams *hp)
 {
@@ -104,11 +117,16 @@ static pdvm_status run_modes(bench_ctx *c, const bench_opts *o, uint32_t depth, 
     pdvm_status st = PDVM_OK;
     const float *logits;
     for (int m = 0; m < n_modes && st == PDVM_OK; m++) {
-        /* One untimed step builds the chain's programs first. */
+        /* One untimed step and one untimed prefill build the chain's and
+         * the batched path's programs first. */
         st = pdvm_bench_set_unfused(c->s, mode_unfused(o, n_modes, m));
         if (st == PDVM_OK) st = pdvm_bench_seek(c->s, depth);
         if (st == PDVM_OK) st = pdvm_session_eval(c->s, c->tokens, 1, &logits);
         if (st == PDVM_OK) st = time_prefill(c, o->n_prompt, &rows[m].prefill_tps);
+        if (st == PDVM_OK) st = time_prefill(c, o->n_prompt, &rows[m].prefill_tps);
+        if (o->n_prompt)
+            rows[m].prefill_gflops =
+                rows[m].prefill_tps * prefill_flops_per_token(hp, o->n_prompt) / 1e9;
     }
     for (uint32_t rep = 0; rep < o->reps && st == PDVM_OK; rep++)
         for (int m = 0; m < n_modes && st == PDVM_OK; m++) {

@@ -5,13 +5,13 @@
 
 void bench_table_header(FILE *f)
 {
-    fprintf(f, "| %-18s | %-5s | %-7s | %5s | %10s | %10s | %8s | %8s | %9s | %7s | %8s "
+    fprintf(f, "| %-18s | %-5s | %-7s | %5s | %10s | %9s | %10s | %8s | %8s | %9s | %7s | %8s "
                "| %8s | %8s |\n",
-            "model", "type", "mode", "depth", "prefill/s", "decode/s", "ms/layer", "disp/tok",
+            "model", "type", "mode", "depth", "prefill/s", "pp GFLOP/s", "decode/s", "ms/layer", "disp/tok",
             "GB/s", "roof%", "fused/un", "GPU MiB", "RSS MiB");
-    fprintf(f, "|%.20s|%.7s|%.9s|%.7s|%.12s|%.12s|%.10s|%.10s|%.11s|%.9s|%.10s|%.10s|%.10s|\n",
+    fprintf(f, "|%.20s|%.7s|%.9s|%.7s|%.12s|%.11s|%.12s|%.10s|%.10s|%.11s|%.9s|%.10s|%.10s|%.10s|\n",
             "--------------------", "-------", "---------", "-------", "------------",
-            "------------", "----------", "----------", "-----------", "---------",
+            "-----------", "------------", "----------", "----------", "-----------", "---------",
             "----------", "----------", "----------");
 }
 
@@ -20,9 +20,9 @@ void bench_table_row(FILE *f, const bench_row *r, const bench_row *other)
     char ratio[16] = "";
     if (other && other->decode_tps > 0)
         snprintf(ratio, sizeof ratio, "%.2fx", r->decode_tps / other->decode_tps);
-    fprintf(f, "| %-18.18s | %-5s | %-7s | %5u | %10.1f | %10.1f | %8.3f | %8.1f | %9.1f | %6.1f%% "
+    fprintf(f, "| %-18.18s | %-5s | %-7s | %5u | %10.1f | %9.2f | %10.1f | %8.3f | %8.1f | %9.1f | %6.1f%% "
                "| %8s | %8.1f | %8.1f |\n",
-            r->model, r->type, r->mode, r->depth, r->prefill_tps, r->decode_tps, r->ms_per_layer,
+            r->model, r->type, r->mode, r->depth, r->prefill_tps, r->prefill_gflops, r->decode_tps, r->ms_per_layer,
             r->dispatches_per_token, r->achieved_gbps, 100.0 * r->roofline_fraction, ratio,
             r->gpu_mib, r->peak_rss_mib);
     fflush(f);
@@ -42,6 +42,7 @@ void bench_json_row(FILE *f, const bench_row *r)
     json_object_object_add(o, "n_gen", json_object_new_int64(r->n_gen));
     json_object_object_add(o, "depth", json_object_new_int64(r->depth));
     json_object_object_add(o, "prefill_tps", json_object_new_double(r->prefill_tps));
+    json_object_object_add(o, "prefill_gflops", json_object_new_double(r->prefill_gflops));
     json_object_object_add(o, "decode_tps", json_object_new_double(r->decode_tps));
     json_object_object_add(o, "ms_per_layer", json_object_new_double(r->ms_per_layer));
     json_object_object_add(o, "dispatches_per_token",

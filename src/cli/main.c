@@ -21,6 +21,7 @@ static const subcommand subcommands[] = {
     {"inspect", pdvm_cli_inspect, "dump a GGUF file's metadata and tensors"},
     {"info", pdvm_cli_info, "show the EGL platform, GL device and its limits"},
     {"bench", pdvm_cli_bench, "measure prefill and decode throughput"},
+    {"perplexity", pdvm_cli_perplexity, "perplexity of a text, as llama-perplexity"},
 };
 
 static void usage(FILE *f)

@@ -1,0 +1,57 @@
+// RoPE and the KV-cache write of a batch (prefill), after the batched QKV
+// mat-mat: token t's row at act[u_qkv + t * QKV_N] is q | k | v. Pairs of
+// q are rotated in place (when u_rot_q, once per layer); pairs of k are
+// rotated and with v packed to f16 (packHalf2x16) into the cache slab
+// holding the token's position (attn_layout.glsl), for tokens whose
+// position lies in this slab [u_pos0, u_pos0 + u_kv_stride). Rotation of
+// the pair (2j, 2j+1) (PDVM_ROPE_NORM) with the host's cos/sin of the
+// token's position at act[u_cs + t * N_ROT + 2j] (rope.glsl: computed on
+// the CPU like the reference). Positions are floats in act.
+// Grid: (ceil((N_HEAD + 2 N_HEAD_KV) HEAD_DIM / 2 / WG_SIZE), n_tok).
+// Defines: WG_SIZE, HEAD_DIM, N_HEAD, N_HEAD_KV, N_ROT.
+layout(local_size_x = WG_SIZE) in;
+
+layout(std430, binding = 0) restrict buffer Act { float act[]; };
+layout(std430, binding = 2) writeonly restrict buffer KCache { uint kc[]; };
+layout(std430, binding = 3) writeonly restrict buffer VCache { uint vc[]; };
+
+uniform uint u_qkv, u_pos, u_cs, u_rot_q;
+uniform uint u_kv_k, u_kv_v, u_kv_stride, u_pos0;
+
+#define QKV_N ((N_HEAD + 2 * N_HEAD_KV) * HEAD_DIM)
+#include "attn_layout.glsl"
+
+vec2 rotate(uint cs, uint d, vec2 v)
+{
+    if (d >= uint(N_ROT)) return v;
+    float c = act[cs + d], s = act[cs + d + 1u];
+    return vec2(v.x * c - v.y * s, v.x * s + v.y * c);
+}
+
+void main()
+{
+    uint w = gl_GlobalInvocationID.x, t = gl_WorkGroupID.y;
+    if (w >= uint(QKV_N / 2)) return;
+    uint row = u_qkv + t * uint(QKV_N), e = 2u * w;
+    uint cs = u_cs + t * uint(N_ROT);
+    vec2 v = vec2(act[row + e], act[row + e + 1u]);
+    const uint nq = uint(N_HEAD * HEAD_DIM), nkv = uint(N_HEAD_KV * HEAD_DIM);
+    if (e < nq) {
+        if (u_rot_q == 0u) return;
+        v = rotate(cs, e % uint(HEAD_DIM), v);
+        act[row + e] = v.x;
+        act[row + e + 1u] = v.y;
+        return;
+    }
+    uint pos = uint(act[u_pos + t]);
+    if (pos < u_pos0 || pos - u_pos0 >= u_kv_stride) return;
+    bool is_v = e >= nq + nkv;
+    uint f = e - nq - (is_v ? nkv : 0u);
+    uint kvh = f / uint(HEAD_DIM), p = (f % uint(HEAD_DIM)) / 2u;
+    uint word = kv_word(is_v ? u_kv_v : u_kv_k, u_kv_stride, kvh, pos - u_pos0) + p;
+    if (is_v) {
+        vc[word] = packHalf2x16(v);
+    } else {
+        kc[word] = packHalf2x16(rotate(cs, f % uint(HEAD_DIM), v));
+    }
+}

@@ -1,0 +1,264 @@
+/* Planning of the batched kernels' dispatches (see gpu_ops_batch.h). */
+#include "gpu_ops_batch.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "gpu_types.h"
+
+enum { B_ACT = 0, B_W = 1 };
+
+static uint32_t ceil_div(uint32_t a, uint32_t b) { return (a + b - 1) / b; }
+
+#define N_NAMES(a) ((uint32_t)(sizeof(a) / sizeof((a)[0])))
+
+#define RUN_NOW(plan_fn, k, a)                                                 \
+    do {                                                                       \
+        gpu_step st_;                                                          \
+        PDVM_TRY(plan_fn(k, a, &st_));                                         \
+        PDVM_TRY(gpu_kernels_build(k, NULL, NULL));                            \
+        return gpu_step_run(k, &st_);                                          \
+    } while (0)
+
+static void step_init(gpu_step *st, gpu_prog *p, uint32_t gx, uint32_t gy)
+{
+    memset(st, 0, sizeof *st);
+    st->prog = p;
+    st->gx = gx;
+    st->gy = gy;
+}
+
+/* ------------------------------------------------------------ matmul */
+
+enum { MM_KT = 32, MM_ROWS_PER_INV = 8 };
+
+static uint64_t mm_shared(const gpu_mm_tile *t)
+{
+    /* sh_w, sh_x, sh_scale, and room for what the compiler adds. */
+    return (uint64_t)t->kt * t->bm * 4 + (uint64_t)t->kt * t->bn * 4 + t->bn * 4 + 256;
+}
+
+/* Whether tile t is well formed and within the device's limits. */
+static bool mm_tile_ok(const pdvm_gl_limits *l, gpu_mm_tile *t)
+{
+    if (t->bm % MM_ROWS_PER_INV || t->bm == 0 || t->bn == 0 || t->wg == 0) return false;
+    uint32_t rg = t->bm / MM_ROWS_PER_INV;
+    if (t->wg % rg) return false;
+    uint32_t cg = t->wg / rg;
+    if (t->bn % cg) return false;
+    t->tn = t->bn / cg;
+    t->kt = MM_KT;
+    return t->wg <= (uint32_t)l->max_invocations && t->wg <= (uint32_t)l->max_wg_size[0] &&
+           mm_shared(t) <= (uint64_t)l->max_shared_bytes;
+}
+
+static pdvm_status mm_tile_env(const pdvm_gl_limits *l, gpu_mm_tile *t, bool *set)
+{
+    const char *v = getenv("PDVM_MM_TILE");
+    *set = false;
+    if (!v || !*v) return PDVM_OK;
+    unsigned wg, bm, bn;
+    char tail;
+    if (sscanf(v, "%u,%u,%u%c", &wg, &bm, &bn, &tail) != 3)
+        return pdvm_fail(PDVM_ERR_INVALID_ARG, "PDVM_MM_TILE '%s': expected WG,BM,BN "
+                                               "(e.g. 256,128,64)", v);
+    *t = (gpu_mm_tile){.wg = wg, .bm = bm, .bn = bn};
+    if (!mm_tile_ok(l, t))
+        return pdvm_fail(PDVM_ERR_INVALID_ARG, "PDVM_MM_TILE '%s': not a tile this device runs "
+                         "(BM a multiple of 8, WG a multiple of BM/8 dividing BN*BM/8, within "
+                         "%d invocations and %d bytes of shared memory)", v, l->max_invocations,
+                         l->max_shared_bytes);
+    *set = true;
+    return PDVM_OK;
+}
+
+pdvm_status gpu_mm_tile_for(const gpu_kernels *k, uint32_t n_tok, gpu_mm_tile *out)
+{
+    const pdvm_gl_limits *l = k->lim;
+    /* Widest first. 128 x 128 in 256 invocations (64 outputs each, 32 KiB)
+     * where 48 KiB of shared memory allow it; llvmpipe's 32 KiB take 128 x
+     * 64; the GLES minimums 64 x 32. */
+    static const gpu_mm_tile wide[] = {
+        {256, 128, 128, 0, 0}, {256, 128, 64, 0, 0}, {128, 64, 64, 0, 0},
+        {128, 64, 32, 0, 0},   {64, 32, 32, 0, 0},   {32, 16, 16, 0, 0},
+    };
+    static const gpu_mm_tile narrow[] = {
+        {256, 128, 16, 0, 0}, {128, 64, 16, 0, 0}, {64, 32, 16, 0, 0}, {32, 16, 16, 0, 0},
+    };
+    bool small = n_tok <= GPU_MM_SMALL_BATCH;
+    if (!small) {
+        bool set;
+        PDVM_TRY(mm_tile_env(l, out, &set));
+        if (set) return PDVM_OK;
+    }
+    const gpu_mm_tile *list = small ? narrow : wide;
+    size_t n = small ? N_NAMES(narrow) : N_NAMES(wide);
+    for (size_t i = 0; i < n; i++) {
+        gpu_mm_tile t = list[i];
+        if (mm_tile_ok(l, &t)) {
+            *out = t;
+            return PDVM_OK;
+        }
+    }
+    return pdvm_fail(PDVM_ERR_GPU, "GPU backend: no mat-mat tile fits %d invocations and %d "
+                                   "bytes of shared memory", l->max_invocations,
+                     l->max_shared_bytes);
+}
+
+static const char *const mm_uniforms[] = {"u_x", "u_xs", "u_map", "u_y", "u_ys", "u_norm",
+                                          "u_a", "u_b", "u_nrows", "u_row0", "u_ntok"};
+
+static pdvm_status seg_for(uint32_t type, const char **name)
+{
+    PDVM_TRY(gpu_type_check(type, NULL));
+    *name = gpu_type_find(type)->seg;
+    return PDVM_OK;
+}
+
+pdvm_status gpu_plan_matmul(gpu_kernels *k, const gpu_mm_args *a, gpu_step *st)
+{
+    const char *seg_a, *seg_b = NULL;
+    PDVM_TRY(seg_for(a->type_a, &seg_a));
+    bool glu = a->out_mode == GPU_OUT_SWIGLU;
+    if (glu) PDVM_TRY(seg_for(a->type_b, &seg_b));
+    gpu_mm_tile t;
+    PDVM_TRY(gpu_mm_tile_for(k, a->n_tok, &t));
+    gpu_defs d;
+    gpu_defs_init(&d);
+    gpu_defs_int(&d, "WG_SIZE", t.wg);
+    gpu_defs_int(&d, "BM", t.bm);
+    gpu_defs_int(&d, "BN", t.bn);
+    gpu_defs_int(&d, "MI", 2);
+    gpu_defs_int(&d, "TN", t.tn);
+    gpu_defs_int(&d, "KT", t.kt);
+    gpu_defs_int(&d, "N_IN", a->n_in);
+    gpu_defs_int(&d, "IN_MODE", a->in_mode == GPU_IN_NORM);
+    gpu_defs_int(&d, "OUT_MODE", a->out_mode);
+    gpu_defs_int(&d, "MAP_ROWS", a->map != GPU_MM_NO_MAP);
+    gpu_defs_str(&d, "SEG_A", seg_a);
+    gpu_defs_int(&d, "RB_A", (long long)a->rb_a);
+    if (glu) {
+        gpu_defs_str(&d, "SEG_B", seg_b);
+        gpu_defs_int(&d, "RB_B", (long long)a->rb_b);
+    }
+    if (a->in_mode == GPU_IN_NORM) gpu_defs_float(&d, "EPS", a->eps);
+    static const char *const label[2][3] = {
+        {"matmul", "matmul+add", "matmul+swiglu"},
+        {"norm+matmul", "norm+matmul+add", "norm+matmul+swiglu"},
+    };
+    gpu_prog *p;
+    PDVM_TRY(gpu_prog_get(k, "matmul", label[a->in_mode == GPU_IN_NORM][a->out_mode % 3], &d,
+                          mm_uniforms, N_NAMES(mm_uniforms), &p));
+    uint32_t tile_rows = glu ? t.bm / 2 : t.bm;
+    step_init(st, p, ceil_div(a->n_rows, tile_rows), ceil_div(a->n_tok, t.bn));
+    st->buf[B_ACT] = a->act;
+    st->buf[B_W] = a->w;
+    const uint32_t v[] = {a->x, a->x_stride, a->map == GPU_MM_NO_MAP ? 0 : a->map, a->y,
+                          a->y_stride, (uint32_t)(a->norm_byte / 4), (uint32_t)a->a_byte,
+                          (uint32_t)a->b_byte, a->n_rows, a->row0, a->n_tok};
+    memcpy(st->val, v, sizeof v);
+    return PDVM_OK;
+}
+
+pdvm_status gpu_op_matmul(gpu_kernels *k, const gpu_mm_args *a) { RUN_NOW(gpu_plan_matmul, k, a); }
+
+/* ------------------------------------------------------- embd_batch */
+
+static const char *const eb_uniforms[] = {"u_ids", "u_x", "u_off", "u_row0", "u_row1"};
+
+pdvm_status gpu_plan_embd_batch(gpu_kernels *k, const gpu_embd_batch_args *a, gpu_step *st)
+{
+    PDVM_TRY(gpu_type_check(a->type, "token_embd"));
+    uint32_t wg = k->wg_max < 64 ? k->wg_max : 64;
+    gpu_defs d;
+    gpu_defs_init(&d);
+    gpu_defs_int(&d, "WG_SIZE", wg);
+    gpu_defs_int(&d, "N", a->n_embd);
+    gpu_defs_int(&d, "RB", (long long)a->row_bytes);
+    gpu_defs_str(&d, "DEQ", gpu_type_find(a->type)->deq);
+    gpu_prog *p;
+    PDVM_TRY(gpu_prog_get(k, "embd_batch", "embd batch", &d, eb_uniforms, N_NAMES(eb_uniforms),
+                          &p));
+    step_init(st, p, ceil_div(a->n_embd, wg), a->n_tok);
+    st->buf[B_ACT] = a->act;
+    st->buf[B_W] = a->w;
+    const uint32_t v[] = {a->ids, a->x, (uint32_t)a->off, a->row0, a->row1};
+    memcpy(st->val, v, sizeof v);
+    return PDVM_OK;
+}
+
+/* ---------------------------------------------- rope_kv / attn batch */
+
+static void head_defs(gpu_defs *d, const pdvm_hparams *hp, uint32_t wg)
+{
+    gpu_defs_init(d);
+    gpu_defs_int(d, "WG_SIZE", wg);
+    gpu_defs_int(d, "HEAD_DIM", hp->head_dim);
+    gpu_defs_int(d, "N_HEAD", hp->n_head);
+    gpu_defs_int(d, "N_HEAD_KV", hp->n_head_kv);
+}
+
+static void bind_slab(gpu_step *st, const gpu_batch_slab *s)
+{
+    st->buf[2] = s->kc;
+    st->buf[3] = s->vc;
+}
+
+static const char *const rk_uniforms[] = {"u_qkv", "u_pos", "u_cs", "u_rot_q", "u_kv_k",
+                                          "u_kv_v", "u_kv_stride", "u_pos0"};
+
+pdvm_status gpu_plan_rope_kv_batch(gpu_kernels *k, const gpu_rope_kv_args *a, gpu_step *st)
+{
+    const pdvm_hparams *hp = a->hp;
+    uint32_t wg = k->wg_max < 64 ? k->wg_max : 64;
+    gpu_defs d;
+    head_defs(&d, hp, wg);
+    gpu_defs_int(&d, "N_ROT", hp->n_rot);
+    gpu_prog *p;
+    PDVM_TRY(gpu_prog_get(k, "rope_kv_batch", "rope+kv batch", &d, rk_uniforms,
+                          N_NAMES(rk_uniforms), &p));
+    uint32_t pairs = (hp->n_head + 2 * hp->n_head_kv) * hp->head_dim / 2;
+    step_init(st, p, ceil_div(pairs, wg), a->n_tok);
+    st->buf[B_ACT] = a->act;
+    bind_slab(st, &a->slab);
+    const uint32_t v[] = {a->qkv, a->pos, a->cs, a->rot_q, (uint32_t)a->slab.word,
+                          (uint32_t)a->slab.word, a->slab.n_pos, a->slab.pos0};
+    memcpy(st->val, v, sizeof v);
+    return PDVM_OK;
+}
+
+static const char *const ab_uniforms[] = {"u_qkv", "u_pos", "u_out", "u_state", "u_first",
+                                          "u_last", "u_kv_k", "u_kv_v", "u_kv_stride", "u_pos0"};
+
+pdvm_status gpu_plan_attn_batch(gpu_kernels *k, const gpu_attn_batch_args *a, gpu_step *st)
+{
+    const pdvm_hparams *hp = a->hp;
+    uint32_t wg = k->wg_attn < 64 ? k->wg_attn : 64;
+    gpu_defs d;
+    head_defs(&d, hp, wg);
+    gpu_defs_float(&d, "SCALE", gpu_attn_scale(hp, a->scale));
+    gpu_defs_int(&d, "QKV_N", (hp->n_head + 2 * hp->n_head_kv) * hp->head_dim);
+    gpu_prog *p;
+    PDVM_TRY(gpu_prog_get(k, "attn_batch", "attention batch", &d, ab_uniforms,
+                          N_NAMES(ab_uniforms), &p));
+    step_init(st, p, hp->n_head, a->n_tok);
+    st->buf[B_ACT] = a->act;
+    bind_slab(st, &a->slab);
+    const uint32_t v[] = {a->qkv, a->pos, a->out, a->state, a->first, a->last,
+                          (uint32_t)a->slab.word, (uint32_t)a->slab.word, a->slab.n_pos,
+                          a->slab.pos0};
+    memcpy(st->val, v, sizeof v);
+    return PDVM_OK;
+}
+
+pdvm_status gpu_op_attn_batch(gpu_kernels *k, const gpu_attn_batch_args *a)
+{
+    RUN_NOW(gpu_plan_attn_batch, k, a);
+}
+
+pdvm_status gpu_op_rope_kv_batch(gpu_kernels *k, const gpu_rope_kv_args *a)
+{
+    RUN_NOW(gpu_plan_rope_kv_batch, k, a);
+}
