@@ -21,6 +21,7 @@ static const subcommand subcommands[] = {
     {"inspect", pdvm_cli_inspect, "dump a GGUF file's metadata and tensors"},
     {"info", pdvm_cli_info, "show the EGL platform, GL device and its limits"},
     {"bench", pdvm_cli_bench, "measure prefill and decode throughput"},
+    {"serve", pdvm_cli_serve, "serve the OpenAI API over HTTP"},
 };
 
 static void usage(FILE *f)
