@@ -147,12 +147,14 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TEST_UOBJ) $(BUILD)/libpdvm.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $< $(TEST_UOBJ) $(BUILD)/libpdvm.a $(LDLIBS) $(TEST_LIBS)
 
-# tests/test_server_*.c test the server's modules directly.
+# tests/test_server_*.c test the server's modules directly (with the
+# tool's helpers they use, all of src/cli but main).
+CLI_LIB_OBJ := $(filter-out %/main.o,$(CLI_OBJ))
 $(BUILD)/tests/test_server_%: $(BUILD)/obj/tests/test_server_%.o $(TEST_UOBJ) \
-                              $(BUILD)/libpdvm_server.a $(BUILD)/libpdvm.a
+                              $(BUILD)/libpdvm_server.a $(CLI_LIB_OBJ) $(BUILD)/libpdvm.a
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $< $(TEST_UOBJ) $(BUILD)/libpdvm_server.a $(BUILD)/libpdvm.a \
-	  $(LDLIBS) $(SERVE_LIBS) $(TEST_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $< $(TEST_UOBJ) $(BUILD)/libpdvm_server.a $(CLI_LIB_OBJ) \
+	  $(BUILD)/libpdvm.a $(LDLIBS) $(SERVE_LIBS) $(TEST_LIBS)
 
 # deps may install pkg-config files, so the real work runs in a sub-make
 # that evaluates pkg-config afresh.
