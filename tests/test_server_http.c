@@ -351,6 +351,68 @@ static void disconnect_frees_the_slot(void **state)
     stop(&p);
 }
 
+/* A conversation that sends its history again reuses the slot's KV cache:
+ * the second turn's cached tokens are the first turn's prompt and answer,
+ * and its answer equals that of a fresh server (nothing cached). */
+static void second_turn_reuses_the_cache(void **state)
+{
+    (void)state;
+    srv_proc p;
+    start(&p, (const char *const[]){"-np", "1", NULL});
+    const char *t1 = "{\"messages\":[{\"role\":\"user\",\"content\":\"Tell me a story\"}],"
+                     "\"max_tokens\":10,\"temperature\":0}";
+    http_res r = http_req(&p, "POST", "/v1/chat/completions", t1, NULL);
+    assert_int_equal(r.status, 200);
+    json_object *o = parse(&r);
+    int64_t n1 = num(o, "usage.prompt_tokens");
+    assert_int_equal(num(o, "usage.prompt_tokens_details.cached_tokens"), 0);
+    json_object *msgs = json_object_new_array(), *m = json_object_new_object();
+    json_object_object_add(m, "role", json_object_new_string("user"));
+    json_object_object_add(m, "content", json_object_new_string("Tell me a story"));
+    json_object_array_add(msgs, m);
+    m = json_object_new_object();
+    json_object_object_add(m, "role", json_object_new_string("assistant"));
+    json_object_object_add(m, "content",
+                           json_object_new_string(str(o, "choices.0.message.content")));
+    json_object_array_add(msgs, m);
+    m = json_object_new_object();
+    json_object_object_add(m, "role", json_object_new_string("user"));
+    json_object_object_add(m, "content", json_object_new_string("And then?"));
+    json_object_array_add(msgs, m);
+    json_object *b = json_object_new_object();
+    json_object_object_add(b, "messages", msgs);
+    json_object_object_add(b, "max_tokens", json_object_new_int(10));
+    json_object_object_add(b, "temperature", json_object_new_double(0));
+    char *t2 = strdup(json_object_to_json_string_ext(b, JSON_C_TO_STRING_PLAIN));
+    json_object_put(b);
+    json_object_put(o);
+    http_res_free(&r);
+
+    r = http_req(&p, "POST", "/v1/chat/completions", t2, NULL);
+    assert_int_equal(r.status, 200);
+    o = parse(&r);
+    /* The answer's ids re-tokenize the same; the cache holds the first 9
+     * (the 10th was sampled, never fed). */
+    assert_int_equal(num(o, "usage.prompt_tokens_details.cached_tokens"), n1 + 9);
+    char *warm = strdup(str(o, "choices.0.message.content"));
+    json_object_put(o);
+    http_res_free(&r);
+    assert_int_equal((int64_t)metric(&p, "pdvm_prompt_tokens_cached_total"), n1 + 9);
+    stop(&p);
+
+    start(&p, NULL);
+    r = http_req(&p, "POST", "/v1/chat/completions", t2, NULL);
+    assert_int_equal(r.status, 200);
+    o = parse(&r);
+    assert_int_equal(num(o, "usage.prompt_tokens_details.cached_tokens"), 0);
+    assert_string_equal(str(o, "choices.0.message.content"), warm);
+    json_object_put(o);
+    http_res_free(&r);
+    stop(&p);
+    free(warm);
+    free(t2);
+}
+
 static void expect_error(const srv_proc *p, const char *path, const char *body,
                          const char *const *hdrs, int status, const char *needle)
 {
@@ -543,6 +605,7 @@ int main(void)
         cmocka_unit_test(tokenize_detokenize),
         cmocka_unit_test(concurrent_requests_match_lone_ones),
         cmocka_unit_test(disconnect_frees_the_slot),
+        cmocka_unit_test(second_turn_reuses_the_cache),
         cmocka_unit_test(bad_requests_get_their_status),
         cmocka_unit_test(api_key_required),
         cmocka_unit_test(queue_full_is_503),
