@@ -8,6 +8,7 @@
 #   make fuzz         libFuzzer target for the GGUF reader and binder (clang)
 #   make fuzz-chat    libFuzzer target for the chat templates (clang)
 #   make fuzz-tok     libFuzzer target for tokenize + detokenize of every vocabulary
+#   make fuzz-serve   libFuzzer target for pdvm serve's request parser
 #   make install PREFIX=/usr/local
 # `test` and `demo` first run `deps`, which installs missing Debian packages
 # (or prints the exact apt-get line when it cannot).
@@ -75,7 +76,7 @@ CPU_TESTS  := $(filter-out $(GPU_TESTS),$(TEST_BIN))
 .SECONDARY:
 
 .PHONY: all deps check-pkgs test test-run test-cpu demo demo-run bench bench-run fuzz \
-        fuzz-chat fuzz-tok install clean
+        fuzz-chat fuzz-tok fuzz-serve install clean
 all: check-pkgs $(BUILD)/pdvm $(BUILD)/libpdvm.a $(BUILD)/libpdvm.so
 
 check-pkgs:
@@ -219,6 +220,19 @@ build/fuzz/fuzz_chat: tests/fuzz/fuzz_chat.c $(CHAT_FUZZ_SRC) src/chat_template.
 	@mkdir -p $(dir $@)
 	clang -std=c11 -D_DEFAULT_SOURCE -g -O1 -Iinclude -Isrc \
 	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -o $@ tests/fuzz/fuzz_chat.c $(CHAT_FUZZ_SRC)
+
+# The server's request parser (json-c bodies to requests).
+REQ_FUZZ_SRC := src/server/request.c src/sampler.c src/error.c
+fuzz-serve: build/fuzz/fuzz_request
+	@mkdir -p build/fuzz/corpus-request
+	build/fuzz/fuzz_request -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=4096 \
+	  -artifact_prefix=build/fuzz/request- build/fuzz/corpus-request tests/fuzz/corpus-request
+
+build/fuzz/fuzz_request: tests/fuzz/fuzz_request.c $(REQ_FUZZ_SRC) src/server/request.h \
+                         src/server/job.h include/pdvm.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(SERVE_CFLAGS) -o $@ tests/fuzz/fuzz_request.c $(REQ_FUZZ_SRC) -lm \
+	  $(shell pkg-config --libs json-c)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include \
