@@ -314,6 +314,72 @@ static void concurrent_requests_match_lone_ones(void **state)
     stop(&p);
 }
 
+/* A stop string ends the text before it (finish_reason "stop"), streamed
+ * or not, also when it spans tokens; sampling with a seed repeats. */
+static void stop_strings_and_seeds(void **state)
+{
+    (void)state;
+    srv_proc p;
+    start(&p, NULL);
+    char finish[16];
+    char *full = complete(&p, "Once upon a time", 24, false, finish);
+    /* A stop string from the middle of the greedy text: its first 4 bytes
+     * after byte 10 (they need not start at a token boundary). */
+    assert_true(strlen(full) > 16);
+    char stop_s[8];
+    memcpy(stop_s, full + 11, 4);
+    stop_s[4] = '\0';
+    size_t at = (size_t)(strstr(full, stop_s) - full);
+    for (int stream = 0; stream < 2; stream++) {
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "prompt", json_object_new_string("Once upon a time"));
+        json_object_object_add(o, "max_tokens", json_object_new_int(24));
+        json_object_object_add(o, "temperature", json_object_new_double(0));
+        json_object_object_add(o, "stream", json_object_new_boolean(stream));
+        json_object *stops = json_object_new_array();
+        json_object_array_add(stops, json_object_new_string("never appears"));
+        json_object_array_add(stops, json_object_new_string(stop_s));
+        json_object_object_add(o, "stop", stops);
+        http_res r = http_req(&p, "POST", "/v1/completions", json_object_to_json_string(o), NULL);
+        json_object_put(o);
+        assert_int_equal(r.status, 200);
+        char *text;
+        if (stream) {
+            text = sse_text(r.body, false, finish, sizeof finish);
+        } else {
+            json_object *a = parse(&r);
+            text = strdup(str(a, "choices.0.text"));
+            snprintf(finish, sizeof finish, "%s", str(a, "choices.0.finish_reason"));
+            json_object_put(a);
+        }
+        assert_int_equal(strlen(text), at);
+        assert_memory_equal(text, full, at);
+        assert_string_equal(finish, "stop");
+        free(text);
+        http_res_free(&r);
+    }
+    free(full);
+
+    const char *seeded = "{\"prompt\":\"The cat\",\"max_tokens\":24,\"temperature\":1.0,"
+                         "\"top_k\":40,\"top_p\":0.95,\"min_p\":0.05,\"repeat_penalty\":1.1,"
+                         "\"seed\":%d}";
+    char body[256];
+    char *t[3];
+    for (int i = 0; i < 3; i++) {
+        snprintf(body, sizeof body, seeded, i == 2 ? 8 : 7);
+        http_res r = http_req(&p, "POST", "/v1/completions", body, NULL);
+        assert_int_equal(r.status, 200);
+        json_object *a = parse(&r);
+        t[i] = strdup(str(a, "choices.0.text"));
+        json_object_put(a);
+        http_res_free(&r);
+    }
+    assert_string_equal(t[0], t[1]);
+    assert_string_not_equal(t[0], t[2]); /* 24 sampled tokens: another seed differs */
+    for (int i = 0; i < 3; i++) free(t[i]);
+    stop(&p);
+}
+
 /* The value of an unlabelled or labelled metric line "name value". */
 static double metric(const srv_proc *p, const char *name)
 {
@@ -603,6 +669,7 @@ int main(void)
         cmocka_unit_test(completion_equals_pdvm_run),
         cmocka_unit_test(chat_streaming_and_not),
         cmocka_unit_test(tokenize_detokenize),
+        cmocka_unit_test(stop_strings_and_seeds),
         cmocka_unit_test(concurrent_requests_match_lone_ones),
         cmocka_unit_test(disconnect_frees_the_slot),
         cmocka_unit_test(second_turn_reuses_the_cache),
