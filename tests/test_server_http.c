@@ -507,6 +507,9 @@ static void bad_requests_get_their_status(void **state)
     big[8191] = '\0';
     const char *c = "/v1/completions", *ch = "/v1/chat/completions";
     expect_error(&p, c, big, NULL, 413, NULL);
+    /* Chunked: no Content-Length to refuse it by, the limit applies as it
+     * arrives. */
+    expect_error(&p, c, big, (const char *const[]){"Transfer-Encoding: chunked", NULL}, 413, NULL);
     free(big);
     expect_error(&p, c, "{\"prompt\": \"a\",", NULL, 400, "malformed JSON");
     expect_error(&p, c, "[1,2]", NULL, 400, "object");
@@ -529,6 +532,8 @@ static void bad_requests_get_their_status(void **state)
     /* Every refusal was counted, none reached the engine. */
     assert_int_equal((int)metric(&p, "pdvm_requests_total{endpoint=\"completions\",code=\"400\"}"),
                      7);
+    assert_int_equal((int)metric(&p, "pdvm_requests_total{endpoint=\"completions\",code=\"413\"}"),
+                     2);
     assert_int_equal((int)metric(&p, "pdvm_tokens_predicted_total"), 0);
     stop(&p);
 }
