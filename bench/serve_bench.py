@@ -3,8 +3,9 @@
 (1, 4, 8 by default) every client streams --requests completions of
 --tokens tokens each (greedy, end-of-generation ignored); reports the
 aggregate generated tokens/s over the phase's wall time and the time to
-first token (median and max over requests). The server runs with -np equal
-to the largest client count, so that all clients are served at once.
+first token (median and max over requests). The server runs with --np
+(default: the largest client count, so that all clients are served at
+once; --np 1 for a build that serves one slot).
 
   bench/serve_bench.py -m ../shared/models/stories260K.gguf            # llvmpipe
   bench/serve_bench.py -m llama-3-8b.gguf --platform device --tokens 128  # a GPU
@@ -84,6 +85,7 @@ def main():
     ap.add_argument("--requests", type=int, default=2, help="per client")
     ap.add_argument("--tokens", type=int, default=64, help="per request")
     ap.add_argument("-c", "--ctx-size", type=int, default=512, help="per slot")
+    ap.add_argument("--np", type=int, help="slots (default: the largest client count)")
     ap.add_argument("--backend", default="gpu")
     ap.add_argument("--platform")
     ap.add_argument("--out", help="append JSON lines here")
@@ -94,7 +96,7 @@ def main():
     if a.url:
         port = urllib.parse.urlparse(a.url).port
     else:
-        args = ["-m", a.model, "-np", str(max(counts)), "-c", str(a.ctx_size),
+        args = ["-m", a.model, "-np", str(a.np or max(counts)), "-c", str(a.ctx_size),
                 "--backend", a.backend, "--max-queue", "256"]
         if a.platform:
             args += ["--platform", a.platform]

@@ -1,6 +1,6 @@
 /* `pdvm serve` on the GPU engine (llvmpipe in CI): greedy completions equal
- * `pdvm run --temp 0` on the same engine, alone and with two slots busy at
- * once. The HTTP behaviour itself is tested on the CPU engine in
+ * `pdvm run --temp 0` on the same engine, alone and with four requests
+ * sent at once. The HTTP behaviour itself is tested on the CPU engine in
  * test_server_http.c. */
 #include <setjmp.h>
 #include <signal.h>
@@ -64,8 +64,8 @@ static void greedy_equals_pdvm_run_alone_and_together(void **state)
     test_model_path("stories260K.gguf", model, sizeof model);
     char *want[2] = {run_greedy(PROMPTS[0]), run_greedy(PROMPTS[1])};
     srv_proc p;
-    srv_start(&p, (const char *const[]){"-m", model, "--platform", "surfaceless", "-np", "2",
-                                        "-c", "256", NULL});
+    srv_start(&p, (const char *const[]){"-m", model, "--platform", "surfaceless", "-c", "256",
+                                        NULL});
     for (int i = 0; i < 2; i++) {
         char *b = body(PROMPTS[i]);
         http_res r = http_req(&p, "POST", "/v1/completions", b, NULL);

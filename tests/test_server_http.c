@@ -279,13 +279,13 @@ static void tokenize_detokenize(void **state)
 static const char *const PROMPTS[4] = {"Once upon a time", "The cat", "Lily and Tom went",
                                        "One day, a big dog"};
 
-/* 16 requests at once over 4 slots (half of them streaming) each get the
- * text a lone request gets. */
+/* 16 requests at once (half of them streaming), queued for the slot, each
+ * get the text a lone request gets. */
 static void concurrent_requests_match_lone_ones(void **state)
 {
     (void)state;
     srv_proc p;
-    start(&p, (const char *const[]){"-np", "4", NULL});
+    start(&p, NULL);
     char *lone[4], finish[16];
     for (int i = 0; i < 4; i++) lone[i] = complete(&p, PROMPTS[i], 20, false, finish);
     http_call calls[N_PAR];

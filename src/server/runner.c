@@ -1,32 +1,27 @@
-/* One single-sequence session per slot: each slot its own KV cache and, on
- * the GPU, its own context (all on the engine thread). A step evaluates
- * the slots one after another. */
+/* One slot on a single-sequence session (pdvm_session_eval): the public API
+ * has no sessions of several sequences yet, and one session per slot would
+ * upload the weights once per slot. When pdvm_session_decode arrives, the
+ * slots become the sequences of one session and a step one decode call
+ * over all of them; only this file changes (and serve.c's -np check). */
 #include "runner.h"
 
 #include <stdlib.h>
 
 struct srv_runner {
-    pdvm_session **sess;
-    uint32_t n_slots;
+    pdvm_session *sess;
 };
 
 pdvm_status srv_runner_create(pdvm_model *model, const pdvm_session_params *params,
                               uint32_t n_slots, srv_runner **out)
 {
     *out = NULL;
+    if (n_slots != 1) return PDVM_ERR_UNSUPPORTED; /* serve.c refuses -np > 1 first */
     srv_runner *r = calloc(1, sizeof *r);
-    if (r) r->sess = calloc(n_slots, sizeof *r->sess);
-    if (!r || !r->sess) {
+    if (!r) return PDVM_ERR_NOMEM;
+    pdvm_status st = pdvm_session_create(model, params, &r->sess);
+    if (st != PDVM_OK) {
         free(r);
-        return PDVM_ERR_NOMEM;
-    }
-    r->n_slots = n_slots;
-    for (uint32_t i = 0; i < n_slots; i++) {
-        pdvm_status st = pdvm_session_create(model, params, &r->sess[i]);
-        if (st != PDVM_OK) {
-            srv_runner_free(r);
-            return st;
-        }
+        return st;
     }
     *out = r;
     return PDVM_OK;
@@ -35,26 +30,27 @@ pdvm_status srv_runner_create(pdvm_model *model, const pdvm_session_params *para
 void srv_runner_free(srv_runner *r)
 {
     if (!r) return;
-    for (uint32_t i = 0; i < r->n_slots; i++) pdvm_session_free(r->sess[i]);
-    free(r->sess);
+    pdvm_session_free(r->sess);
     free(r);
 }
 
 uint32_t srv_runner_n_ctx(const srv_runner *r)
 {
-    return pdvm_session_n_ctx(r->sess[0]);
+    return pdvm_session_n_ctx(r->sess);
 }
 
 uint32_t srv_runner_pos(const srv_runner *r, uint32_t slot)
 {
-    return pdvm_session_pos(r->sess[slot]);
+    (void)slot;
+    return pdvm_session_pos(r->sess);
 }
 
 pdvm_status srv_runner_truncate(srv_runner *r, uint32_t slot, uint32_t pos)
 {
-    if (pos == pdvm_session_pos(r->sess[slot])) return PDVM_OK;
+    (void)slot;
+    if (pos == pdvm_session_pos(r->sess)) return PDVM_OK;
     if (pos == 0) {
-        pdvm_session_reset(r->sess[slot]);
+        pdvm_session_reset(r->sess);
         return PDVM_OK;
     }
     return PDVM_ERR_UNSUPPORTED; /* a single-sequence session only resets */
@@ -62,13 +58,14 @@ pdvm_status srv_runner_truncate(srv_runner *r, uint32_t slot, uint32_t pos)
 
 void srv_runner_reset(srv_runner *r, uint32_t slot)
 {
-    pdvm_session_reset(r->sess[slot]);
+    (void)slot;
+    pdvm_session_reset(r->sess);
 }
 
 pdvm_status srv_runner_step(srv_runner *r, srv_runner_item *items, size_t n, size_t *failed)
 {
     for (size_t i = 0; i < n; i++) {
-        pdvm_status st = pdvm_session_eval(r->sess[items[i].slot], items[i].tokens, items[i].n,
+        pdvm_status st = pdvm_session_eval(r->sess, items[i].tokens, items[i].n,
                                            &items[i].logits);
         if (st != PDVM_OK) {
             *failed = i;
@@ -80,18 +77,5 @@ pdvm_status srv_runner_step(srv_runner *r, srv_runner_item *items, size_t n, siz
 
 void srv_runner_stats(const srv_runner *r, pdvm_session_stats *out)
 {
-    pdvm_session_get_stats(r->sess[0], out);
-    for (uint32_t i = 1; i < r->n_slots; i++) {
-        pdvm_session_stats s;
-        pdvm_session_get_stats(r->sess[i], &s);
-        out->dispatches += s.dispatches;
-        out->tokens += s.tokens;
-        out->prefill_tokens += s.prefill_tokens;
-        out->decode_tokens += s.decode_tokens;
-        out->prefill_s += s.prefill_s;
-        out->decode_s += s.decode_s;
-        out->weight_mib += s.weight_mib;
-        out->kv_mib += s.kv_mib;
-        out->scratch_mib += s.scratch_mib;
-    }
+    pdvm_session_get_stats(r->sess, out);
 }
