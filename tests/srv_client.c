@@ -1,3 +1,4 @@
+#define _GNU_SOURCE /* pipe2 */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -25,6 +27,15 @@ static const char *bin(void)
     b = (b && *b) ? b : "build/pdvm";
     if (access(b, X_OK) != 0) fail_msg("%s is not an executable: build it or set PDVM_BIN", b);
     return b;
+}
+
+/* In a child: die with the test, so that a failed assertion (cmocka
+ * longjmps past the clean-up) leaves no server or client behind holding
+ * the test runner's output pipe. */
+static void child_dies_with_parent(pid_t parent)
+{
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(126);
 }
 
 static double now_s(void)
@@ -56,14 +67,16 @@ static ssize_t read_more(int fd, char **buf, size_t *len, size_t *cap, int timeo
 void srv_start_until(srv_proc *p, const char *const *args, const char *line)
 {
     int fds[2];
-    assert_int_equal(pipe(fds), 0);
+    assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
     const char *argv[64] = {bin(), "serve", "--port", "0"};
+    pid_t self = getpid();
     size_t n = 4;
     for (size_t i = 0; args[i] && n + 1 < 64; i++) argv[n++] = args[i];
     argv[n] = NULL;
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
+        child_dies_with_parent(self);
         dup2(fds[1], 2);
         int nul = open("/dev/null", O_RDWR);
         dup2(nul, 0);
@@ -174,9 +187,11 @@ http_call http_start(const srv_proc *p, const char *method, const char *path, co
     }
     argv[n++] = url;
     argv[n] = NULL;
+    pid_t self = getpid();
     c.pid = fork();
     assert_true(c.pid >= 0);
     if (c.pid == 0) {
+        child_dies_with_parent(self);
         int fd = open(code, O_WRONLY | O_CREAT | O_TRUNC, 0600);
         if (fd < 0) _exit(126);
         dup2(fd, 1);
@@ -246,15 +261,18 @@ char *http_header(const http_res *r, const char *name)
 http_stream http_stream_start(const srv_proc *p, const char *path, const char *body)
 {
     int fds[2];
-    assert_int_equal(pipe(fds), 0);
+    assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
     char url[512];
+    pid_t self = getpid();
     snprintf(url, sizeof url, "http://127.0.0.1:%u%s", p->port, path);
     http_stream s = {.fd = fds[0]};
     s.pid = fork();
     assert_true(s.pid >= 0);
     if (s.pid == 0) {
+        child_dies_with_parent(self);
         dup2(fds[1], 1);
-        close(fds[0]);
+        int nul = open("/dev/null", O_WRONLY);
+        dup2(nul, 2);
         execlp("curl", "curl", "-sS", "-N", "--max-time", "300", "-H",
                "Content-Type: application/json", "--data-binary", body, url, (char *)NULL);
         _exit(127);
