@@ -6,7 +6,8 @@
 // depth 1024). Writes the chunk's partial (max, sum, acc) to act; step D3
 // (matvec.comp, IN_MODE 2) combines the chunks. Grouped-query attention:
 // query head h reads KV head h / GQA.
-// Defines: WG_SIZE, HEAD_DIM, GQA (n_head / n_head_kv), MAX_SLOTS, SCALE.
+// Defines: WG_SIZE, HEAD_DIM, GQA (n_head / n_head_kv), MAX_SLOTS, SCALE,
+// SOFTCAP (optional, attn.glsl).
 // Grid: (chunks, n_head).
 layout(local_size_x = WG_SIZE) in;
 
@@ -57,7 +58,7 @@ void main()
         uint n = min(uint(TILE), last - tile);
         float smax = neg_inf();
         for (uint i = t; i < n; i += uint(WG_SIZE)) {
-            float s = attn_kdot(kv_word(u_kv_k, u_kv_stride, kvh, u_t0 + tile + i)) * SCALE;
+            float s = attn_score(kv_word(u_kv_k, u_kv_stride, kvh, u_t0 + tile + i));
             sh_p[i] = s;
             smax = max(smax, s);
         }

@@ -17,6 +17,19 @@ float attn_kdot(uint kw)
     }
     return s;
 }
+
+// The score of the key at word kw: q . k times SCALE (the architecture's
+// query scale), soft-capped to SOFTCAP * tanh(s / SOFTCAP) when defined
+// (Gemma 2's attention-logit soft-capping).
+float attn_score(uint kw)
+{
+    float s = attn_kdot(kw) * SCALE;
+#ifdef SOFTCAP
+    float u = s / float(SOFTCAP);
+    s = float(SOFTCAP) * (1.0 - 2.0 / (exp(2.0 * u) + 1.0));
+#endif
+    return s;
+}
 #endif
 
 // Weighted sums of values: invocations split into VG groups of HEAD_DIM/2

@@ -1,7 +1,7 @@
-// Unfused attention, step 1: scaled scores q . k_t / sqrt(head_dim) of
+// Unfused attention, step 1: scores q . k_t * SCALE (soft-capped: attn.glsl) of
 // query heads [u_h0, u_h0 + gl_NumWorkGroups.y) over u_n positions of one
 // slab, into a scores buffer laid out [head - u_h0][position].
-// Defines: WG_SIZE, HEAD_DIM, GQA, SCALE. Grid: (ceil(u_n / WG_SIZE), heads).
+// Defines: WG_SIZE, HEAD_DIM, GQA, SCALE, SOFTCAP (optional). Grid: (ceil(u_n / WG_SIZE), heads).
 layout(local_size_x = WG_SIZE) in;
 
 layout(std430, binding = 0) readonly restrict buffer Act { float act[]; };
@@ -27,6 +27,6 @@ void main()
     uint i = gl_GlobalInvocationID.x;
     g_head = u_h0 + gl_WorkGroupID.y;
     if (i >= u_n) return;
-    float s = attn_kdot(kv_word(u_kv_k, u_kv_stride, g_head / uint(GQA), u_t0 + i)) * SCALE;
+    float s = attn_score(kv_word(u_kv_k, u_kv_stride, g_head / uint(GQA), u_t0 + i));
     sc[gl_WorkGroupID.y * u_sstride + u_s0 + i] = s;
 }

@@ -5,13 +5,18 @@
 //           2: x = combined attention partials at u_x   (D3)
 //   OUT_MODE 0: act[u_y + u_row0 + r]  = y             (projections, logits)
 //            1: act[u_y + u_row0 + r] += y             (residual add: D3, D5)
-//            2: act[u_y + u_row0 + r]  = silu(y_a) * y_b, W_a = gate, W_b = up (D4)
+//            2: act[u_y + u_row0 + r]  = act(y_a) * y_b, W_a = gate, W_b = up (D4):
+//               ACT 0 SiLU (SwiGLU, Shazeer 2020), 1 tanh-approximate GELU
+//               (GeGLU, Gemma)
+//   SOFTCAP (OUT_MODE 0): y = SOFTCAP * tanh(y / SOFTCAP), Gemma 2's final
+//            logit soft-capping
+//   POST_DELTA, X_OUT (IN_MODE 1): see xin.glsl
 // A workgroup computes RPW rows (rows.glsl): groups of lanes per row,
 // several rows per group, the input prepared once per workgroup (xin.glsl)
 // and each segment of it loaded once for all of a group's rows.
 // Defines: WG_SIZE, N_IN, ROWS_G, TPR_SHARED, X_SHARED, X_TILE_SEG, IN_MODE, OUT_MODE,
 // DOT_A, RB_A (and DOT_B, RB_B for OUT_MODE 2), WB4, EPS (IN_MODE 1), N_HEAD,
-// HEAD_DIM, MAX_SLOTS (IN_MODE 2). Grid: ceil(u_nrows / RPW) workgroups,
+// HEAD_DIM, MAX_SLOTS (IN_MODE 2), ACT, SOFTCAP, POST_DELTA, X_OUT. Grid: ceil(u_nrows / RPW) workgroups,
 // folded into y when x would pass the driver's group-count limit.
 layout(local_size_x = WG_SIZE) in;
 
@@ -31,6 +36,33 @@ uniform uint u_b;      // ... of W_b (OUT_MODE 2)
 uniform uint u_nrows;  // rows in this part
 uniform uint u_row0;   // output index of the part's first row
 uniform uint u_nslots; // attention partial slots in use (IN_MODE 2)
+uniform uint u_delta;  // act: pending residual update (POST_DELTA)
+uniform uint u_post;   // wb word of its post-norm weights (POST_DELTA)
+uniform uint u_xout;   // act: the updated residual (X_OUT)
+
+#ifndef ACT
+#define ACT 0
+#endif
+
+float act_fn(float g)
+{
+#if ACT == 1
+    // 0.5 g (1 + tanh(u)) with tanh(u) = 1 - 2 / (exp(2u) + 1): no NaN
+    // where exp overflows, unlike a driver's tanh on some GPUs.
+    float u = 0.7978845608 * g * (1.0 + 0.044715 * g * g);
+    return 0.5 * g * (2.0 - 2.0 / (exp(2.0 * u) + 1.0));
+#else
+    return g / (1.0 + exp(-g));
+#endif
+}
+
+#ifdef SOFTCAP
+float softcap(float y)
+{
+    float u = y / float(SOFTCAP);
+    return float(SOFTCAP) * (1.0 - 2.0 / (exp(2.0 * u) + 1.0));
+}
+#endif
 
 #include "rows.glsl"
 #include "wg.glsl"
@@ -107,12 +139,15 @@ void main()
         uint o = u_y + u_row0 + row;
         float y = acc[j] * scale;
 #if OUT_MODE == 0
+#ifdef SOFTCAP
+        y = softcap(y);
+#endif
         act[o] = y;
 #elif OUT_MODE == 1
         act[o] += y;
 #else
         float yb = accb[j] * scale;
-        act[o] = y / (1.0 + exp(-y)) * yb;
+        act[o] = act_fn(y) * yb;
 #endif
     }
 }

@@ -11,7 +11,10 @@
 // TPR_SHARED, X_SHARED, SPLIT (NEOX with n_rot == head_dim: a slice takes
 // SLICE/2 dimensions from each half), DOT_Q/K/V and RB_Q/K/V (dot function
 // and row bytes of each projection's weight type), WB4 (dot.glsl),
-// QKV_ONE_DOT (the three dot functions are the same).
+// QKV_ONE_DOT (the three dot functions are the same), HAS_BIAS (Q/K/V
+// biases, Qwen2), Q_NORM/K_NORM (per-head RMSNorm of Q/K before RoPE,
+// Qwen3 and Gemma 3: needs SLICE == HEAD_DIM), POST_DELTA and X_OUT
+// (xin.glsl). Order as llama.cpp: projection, bias, head norm, RoPE.
 layout(local_size_x = WG_SIZE) in;
 
 layout(std430, binding = 0) restrict buffer Act { float act[]; };
@@ -33,6 +36,22 @@ uniform uint u_qr, u_kr, u_vr; // ... and that row's index in its projection
 uniform uint u_kv_k, u_kv_v;   // kc/vc word of the slab holding the position
 uniform uint u_kv_stride;      // positions per KV head in that slab
 uniform uint u_kv_t;           // position within that slab
+uniform uint u_delta, u_post, u_xout; // POST_DELTA, X_OUT (xin.glsl)
+uniform uint u_bias;           // wb word of the biases of this part's rows
+uniform uint u_qn, u_kn;       // wb words of attn_q_norm, attn_k_norm
+
+#ifndef HAS_BIAS
+#define HAS_BIAS 0
+#endif
+#ifndef Q_NORM
+#define Q_NORM 0
+#endif
+#ifndef K_NORM
+#define K_NORM 0
+#endif
+#if (Q_NORM || K_NORM) && SLICE != HEAD_DIM
+#error "head norms need whole heads per slice"
+#endif
 
 #define IN_MODE 1
 #include "rows.glsl"
@@ -124,6 +143,41 @@ void finish_pair(uint su0, uint r)
     }
 }
 
+// Bias of local row r (0 without biases).
+float bias(uint su0, uint r)
+{
+#if HAS_BIAS
+    uint su = su0 + r / uint(SLICE);
+    uint d = slice_dim(su % uint(SLICES), r % uint(SLICE));
+    return uintBitsToFloat(wb[u_bias + (su / uint(SLICES)) * uint(HEAD_DIM) + d]);
+#else
+    return 0.0;
+#endif
+}
+
+#if Q_NORM || K_NORM
+// RMSNorm of each whole Q or K head in sh_row times its weights: one
+// invocation a head (a few heads a workgroup, HEAD_DIM <= 256 each).
+void head_norms(uint su0, uint n_rows)
+{
+    for (uint u = gl_LocalInvocationIndex; u * uint(HEAD_DIM) < n_rows; u += uint(WG_SIZE)) {
+        uint head, region, rhead;
+        unit_head(su0 + u, head, region, rhead);
+        bool on = (Q_NORM != 0 && region == 0u) || (K_NORM != 0 && region == 1u);
+        if (!on) continue;
+        uint w = region == 0u ? u_qn : u_kn;
+        uint base = u * uint(HEAD_DIM);
+        float ss = 0.0;
+        for (uint d = 0u; d < uint(HEAD_DIM); d++) ss += sh_row[base + d] * sh_row[base + d];
+        float r = 1.0 / sqrt(ss / float(HEAD_DIM) + EPS);
+        for (uint d = 0u; d < uint(HEAD_DIM); d++)
+            sh_row[base + d] = sh_row[base + d] * r * uintBitsToFloat(wb[w + d]);
+    }
+    memoryBarrierShared();
+    barrier();
+}
+#endif
+
 void main()
 {
     uint t = gl_LocalInvocationIndex;
@@ -157,10 +211,13 @@ void main()
         float scale = x_scale;
         if (ROW_LANE == 0u)
             for (uint j = 0u; j < uint(ROWS_G); j++)
-                if (first + j < n_rows) sh_row[first + j] = acc[j] * scale;
+                if (first + j < n_rows) sh_row[first + j] = acc[j] * scale + bias(su0, first + j);
     }
     memoryBarrierShared();
     barrier();
+#if Q_NORM || K_NORM
+    head_norms(su0, n_rows);
+#endif
 
     // Pairs of adjacent dimensions (one packed f16 word of the cache each)
     // are finished by one invocation.

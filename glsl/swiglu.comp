@@ -1,5 +1,5 @@
-// Unfused SwiGLU activation (Shazeer 2020): h = silu(gate) * up,
-// silu(x) = x / (1 + exp(-x)).
+// Unfused gated activation: h = act(gate) * up, SiLU (SwiGLU, Shazeer
+// 2020) or with ACT 1 the tanh approximation of GELU (GeGLU, Gemma).
 layout(local_size_x = WG_SIZE) in;
 
 layout(std430, binding = 0) restrict buffer Act { float act[]; };
@@ -11,5 +11,11 @@ void main()
     uint i = gl_GlobalInvocationID.x;
     if (i >= u_n) return;
     float g = act[u_gate + i];
-    act[u_y + i] = g / (1.0 + exp(-g)) * act[u_up + i];
+#if ACT == 1
+    float u = 0.7978845608 * g * (1.0 + 0.044715 * g * g);
+    float a = 0.5 * g * (2.0 - 2.0 / (exp(2.0 * u) + 1.0));
+#else
+    float a = g / (1.0 + exp(-g));
+#endif
+    act[u_y + i] = a * act[u_up + i];
 }

@@ -10,6 +10,13 @@
 // reads in one bank). For
 // IN_MODE 1 the vector is x * weights and the kernel multiplies its sums by
 // x_scale = 1/RMS(x) at the end, which x_prepare computes.
+// POST_DELTA (IN_MODE 1, Gemma's post-norms): the residual is first
+// brought up to date, x = act[u_x ..] + RMSNorm(act[u_delta ..]) * post
+// weights (wb word u_post), the previous block's update normalised as
+// llama.cpp's attn_post_norm/ffn_post_norm do, and then normalised for this
+// block; with X_OUT the first workgroup also stores that x at act[u_xout ..]
+// for the next residual reader (other workgroups still read u_x, so it
+// cannot go back in place).
 // Needs rows.glsl (ROWS_SUBGROUP) and wg.glsl included before. The includer declares `float act[]` (binding 0), optionally
 // the vec4 view `vec4 act4[]` of the same buffer (then defines HAVE_ACT4;
 // it counts as one more storage block), `uint wb[]`, uniforms u_x and u_norm
@@ -30,18 +37,38 @@ shared float sh_w[N_HEAD * MAX_SLOTS];
 #if X_SHARED
 shared vec4 sh_x[8 * X_TILE_SEG];
 #endif
+#ifndef POST_DELTA
+#define POST_DELTA 0
+#endif
+#ifndef X_OUT
+#define X_OUT 0
+#endif
 uint x_g0 = 0u; // first segment of the staged tile
 
-float x_raw(uint i) { return act[u_x + i]; }
-
-vec4 x_raw4(uint i)
+vec4 act_load4(uint a)
 {
-    uint a = u_x + i;
 #ifdef HAVE_ACT4
     if ((a & 3u) == 0u) return act4[a >> 2];
 #endif
     return vec4(act[a], act[a + 1u], act[a + 2u], act[a + 3u]);
 }
+
+#if POST_DELTA
+float x_dscale = 1.0; // 1 / RMS of the pending update
+float x_raw(uint i)
+{
+    return act[u_x + i] + act[u_delta + i] * x_dscale * uintBitsToFloat(wb[u_post + i]);
+}
+vec4 x_raw4(uint i)
+{
+    uint w = u_post + i;
+    vec4 post = uintBitsToFloat(uvec4(wb[w], wb[w + 1u], wb[w + 2u], wb[w + 3u]));
+    return act_load4(u_x + i) + act_load4(u_delta + i) * x_dscale * post;
+}
+#else
+float x_raw(uint i) { return act[u_x + i]; }
+vec4 x_raw4(uint i) { return act_load4(u_x + i); }
+#endif
 
 #if IN_MODE == 2
 // Attention output element j: the chunks' accumulators weighted by their
@@ -128,6 +155,49 @@ vec4 x_prepared4(uint i)
 #endif
 }
 
+#if IN_MODE == 1
+// The workgroup's total of v; callable repeatedly (uniform control flow).
+float x_total(float v)
+{
+#if ROWS_SUBGROUP
+    v = subgroupAdd(v);
+#if POST_DELTA
+    memoryBarrierShared();
+    barrier(); // the first call's reads of sh_ss are done
+#endif
+    if (subgroupElect()) sh_ss[gl_SubgroupID] = v;
+    memoryBarrierShared();
+    barrier();
+    v = 0.0;
+    for (uint i = 0u; i < gl_NumSubgroups; i++) v += sh_ss[i];
+    return v;
+#else
+    return wg_sum(v);
+#endif
+}
+#endif
+
+#if POST_DELTA
+void x_delta_scale()
+{
+    float ss = 0.0;
+    for (uint i = gl_LocalInvocationIndex; i < uint(N_IN); i += uint(WG_SIZE)) {
+        float d = act[u_delta + i];
+        ss += d * d;
+    }
+    x_dscale = 1.0 / sqrt(x_total(ss) / float(N_IN) + EPS);
+}
+#endif
+
+// The updated residual, kept by the first workgroup (X_OUT).
+void x_keep(uint i, vec4 raw)
+{
+#if X_OUT
+    if (gl_WorkGroupID.x == 0u && gl_WorkGroupID.y == 0u)
+        for (uint k = 0u; k < 4u && i + k < uint(N_IN); k++) act[u_xout + i + k] = raw[k];
+#endif
+}
+
 // With one tile and a norm, x_prepare stages x in the same pass that sums
 // its squares (the reduction's barrier publishes it): one read of x and
 // one barrier round fewer for every workgroup.
@@ -139,6 +209,9 @@ void x_prepare()
     combine_weights();
 #endif
 #if IN_MODE == 1
+#if POST_DELTA
+    x_delta_scale();
+#endif
     float ss = 0.0;
 #if X_PRESTAGED
     for (uint s = gl_LocalInvocationIndex; s < 8u * uint(X_TILE_SEG); s += uint(WG_SIZE)) {
@@ -146,24 +219,16 @@ void x_prepare()
         vec4 raw = x_raw4_pad(i);
         ss += dot(raw, raw);
         sh_x[s] = raw * norm_w4_pad(i);
+        x_keep(i, raw);
     }
 #else
     for (uint i = gl_LocalInvocationIndex; i < uint((N_IN + 3) / 4); i += uint(WG_SIZE)) {
         vec4 raw = x_raw4_pad(4u * i);
         ss += dot(raw, raw);
+        x_keep(4u * i, raw);
     }
 #endif
-#if ROWS_SUBGROUP
-    ss = subgroupAdd(ss);
-    if (subgroupElect()) sh_ss[gl_SubgroupID] = ss;
-    memoryBarrierShared();
-    barrier();
-    ss = 0.0;
-    for (uint i = 0u; i < gl_NumSubgroups; i++) ss += sh_ss[i];
-#else
-    ss = wg_sum(ss);
-#endif
-    x_scale = 1.0 / sqrt(ss / float(N_IN) + EPS);
+    x_scale = 1.0 / sqrt(x_total(ss) / float(N_IN) + EPS);
 #endif
 }
 

@@ -474,9 +474,13 @@ typedef enum pdvm_backend {
 typedef void (*pdvm_progress_fn)(const char *stage, uint64_t done, uint64_t total, void *user);
 
 typedef struct pdvm_session_params {
-    uint32_t n_ctx;          /* KV cache length in positions (at most 1 << 20);
-                              * 0: min(n_ctx_train, 4096), 4096 when the model
-                              * does not say */
+    uint32_t n_ctx;          /* KV cache length in positions (at most 1 << 20),
+                              * of each sequence; 0: min(n_ctx_train, 4096),
+                              * 4096 when the model does not say */
+    uint32_t n_seq;          /* independent sequences (a server's slots), each
+                              * with its own n_ctx positions of KV cache, so
+                              * the cache costs n_seq times one sequence's;
+                              * 0 means 1; at most 256 */
     pdvm_backend backend;
     bool unfused;            /* GPU: one operation per dispatch (baseline/debug) */
     const char *platform;    /* GPU: "gbm", "device", "surfaceless" or NULL for auto
@@ -486,13 +490,21 @@ typedef struct pdvm_session_params {
     void *progress_user;
 } pdvm_session_params;
 
-/* Defaults: n_ctx 0, GPU backend, fused, auto platform, quiet, no progress. */
+/* Defaults: n_ctx 0, n_seq 1, GPU backend, fused, auto platform, quiet, no
+ * progress. */
 PDVM_API pdvm_session_params pdvm_session_default_params(void);
 
+/* A session holds one model's weights on one backend and a KV cache of
+ * n_seq independent sequences, each with positions 0..n_ctx-1: several
+ * conversations (a server's slots) share the weights and, on the GPU, one
+ * context. A token attends only to the earlier tokens of its own sequence.
+ * Threads: a session is used from one thread at a time (a GPU session from
+ * the thread that created it: its GL context is bound to that thread); the
+ * calls below are not safe to make on one session from two threads at once. */
 typedef struct pdvm_session pdvm_session;
 
-/* Create an inference session (KV cache for n_ctx positions, on the chosen
- * backend). The model must outlive the session. A GPU session opens its own
+/* Create an inference session (KV cache for n_seq x n_ctx positions, on
+ * the chosen backend). The model must outlive the session. A GPU session opens its own
  * EGL context, uploads the weights, plans every dispatch of the chain and
  * builds its programs (from the program-binary cache when it can). Before
  * allocating anything it adds up its weights, KV cache and scratch and
@@ -500,8 +512,8 @@ typedef struct pdvm_session pdvm_session;
  * discrete GPU reports (GL_NVX_gpu_memory_info, GL_ATI_meminfo), else
  * MemAvailable of /proc/meminfo (GPUs that share the RAM, llvmpipe), or
  * PDVM_MEM_AVAILABLE_MIB when set (0: no check).
- * Errors: PDVM_ERR_INVALID_ARG (NULL model or out, n_ctx over 1 << 20, an
- * unknown backend, a malformed tuning variable such as PDVM_MV_WG or
+ * Errors: PDVM_ERR_INVALID_ARG (NULL model or out, n_ctx over 1 << 20,
+ * n_seq over 256, an unknown backend, a malformed tuning variable such as PDVM_MV_WG or
  * PDVM_MEM_AVAILABLE_MIB), PDVM_ERR_NO_PLATFORM, PDVM_ERR_GPU,
  * PDVM_ERR_NOMEM (also: a GPU session that does not fit, refused before
  * allocating, the message giving what it needs, what is available and the
@@ -514,27 +526,90 @@ PDVM_API pdvm_status pdvm_session_create(pdvm_model *model, const pdvm_session_p
  * accepted. */
 PDVM_API void pdvm_session_free(pdvm_session *s);
 
-/* Feed n tokens at the current position (prefill when n > 1, decode when
- * n == 1), append them to the KV cache and compute the logits of the last
- * one. *logits points to n_vocab floats owned by the session, valid until the
- * next call. Errors: PDVM_ERR_CONTEXT_FULL when pos + n > n_ctx (nothing is
- * computed), PDVM_ERR_INVALID_ARG for an id outside the vocabulary or NULL
- * arguments, PDVM_ERR_GPU. */
+/* A batch of tokens for pdvm_session_decode (llama.cpp's llama_batch with
+ * one sequence per token). The arrays belong to the caller and are read
+ * only during the call. */
+typedef struct pdvm_batch {
+    const int32_t *tokens;   /* [n] token ids */
+    const uint32_t *seq;     /* [n] the sequence of each token (< n_seq);
+                              * NULL: every token is sequence 0's */
+    const bool *logits;      /* [n] true: keep this token's logits; NULL: keep
+                              * those of the last token of each sequence
+                              * present in the batch */
+    size_t n;
+} pdvm_batch;
+
+/* Append each token of the batch to its sequence at that sequence's next
+ * position and compute the logits asked for. The tokens of one sequence
+ * keep their batch order (a token sees the ones before it in the batch);
+ * tokens of different sequences may interleave in any way and never see
+ * each other. Today every backend runs the tokens one at a time; the
+ * result does not depend on how a batch is split or interleaved (on the
+ * CPU bit for bit).
+ * Nothing is computed and nothing changes (positions, the logits of the
+ * previous call) when the batch is refused:
+ * PDVM_ERR_INVALID_ARG (s, b or b->tokens NULL, n 0, an id outside the
+ * vocabulary or a seq >= n_seq: the message names the batch index),
+ * PDVM_ERR_CONTEXT_FULL (a sequence would pass n_ctx: the message names the
+ * sequence, its position and its token count; the other sequences are
+ * untouched). PDVM_ERR_GPU: the positions stay where they were, but the
+ * cache entries past them and the logits are undefined (feed again or
+ * reset). */
+PDVM_API pdvm_status pdvm_session_decode(pdvm_session *s, const pdvm_batch *b);
+
+/* The logits (n_vocab floats) of token i of the last successful
+ * pdvm_session_decode or pdvm_session_eval, or NULL when that token's were
+ * not kept, i is past the batch, or s is NULL. Owned by the session; valid
+ * until the next decode or eval on it. */
+PDVM_API const float *pdvm_session_logits(const pdvm_session *s, size_t i);
+
+/* Feed n tokens to sequence 0 and compute the logits of the last one
+ * (pdvm_session_decode of one sequence). *logits points to n_vocab floats
+ * owned by the session, valid until the next decode or eval. Errors:
+ * PDVM_ERR_CONTEXT_FULL when pos + n > n_ctx (nothing is computed),
+ * PDVM_ERR_INVALID_ARG for an id outside the vocabulary or NULL arguments,
+ * PDVM_ERR_GPU. */
 PDVM_API pdvm_status pdvm_session_eval(pdvm_session *s, const int32_t *tokens, size_t n,
                                        const float **logits);
 
-/* Number of positions filled in the KV cache. */
+/* Positions filled in sequence seq's KV cache (its next position); 0 for
+ * a NULL session or seq >= n_seq. */
+PDVM_API uint32_t pdvm_session_seq_pos(const pdvm_session *s, uint32_t seq);
+/* Keep positions [0, pos) of sequence seq and forget the rest (a server
+ * keeps the common prefix of a slot's next prompt: llama-server's prompt
+ * cache); the next token of seq goes to position pos. pos == the current
+ * position changes nothing; pos 0 always succeeds. The CPU backend keeps
+ * every position and always succeeds. The GPU backend keeps a
+ * sliding-window layer (Gemma 2/3) as a ring of n_swa positions per
+ * sequence, in which a position is overwritten by the one n_swa later: it
+ * succeeds when the sequence never got past n_swa positions, when pos >=
+ * (current position - 1), or when the model has no such layer (or n_ctx
+ * <= n_swa); otherwise the window the next token needs is gone:
+ * PDVM_ERR_UNSUPPORTED and nothing changes (reset the sequence with pos 0
+ * and feed the prefix again). Errors: PDVM_ERR_INVALID_ARG (NULL session,
+ * seq >= n_seq, pos past the current position). */
+PDVM_API pdvm_status pdvm_session_seq_truncate(pdvm_session *s, uint32_t seq, uint32_t pos);
+
+/* Sequence 0's position (pdvm_session_seq_pos(s, 0)). */
 PDVM_API uint32_t pdvm_session_pos(const pdvm_session *s);
-/* KV cache length of this session. */
+/* KV cache length of each sequence of this session. */
 PDVM_API uint32_t pdvm_session_n_ctx(const pdvm_session *s);
-/* Forget everything: position back to 0. */
+/* Number of sequences (n_seq resolved: at least 1); 0 for NULL. */
+PDVM_API uint32_t pdvm_session_n_seq(const pdvm_session *s);
+/* Forget everything: every sequence's position back to 0. */
 PDVM_API void pdvm_session_reset(pdvm_session *s);
 
-/* Counters since the session was created. An eval of n > 1 tokens counts as
- * prefill, of one token as decode. Times are wall-clock seconds of the
- * calling thread inside pdvm_session_eval (the logits read back included);
- * cpu_s is that thread's CPU time there (the driver's command submission
- * and the engine's own work; a CPU renderer's worker threads not included). */
+/* Counters since the session was created, over every sequence. A decode
+ * (or eval) call counts as prefill when some sequence gets more than one
+ * token in it, else as decode: a server that advances all its busy slots
+ * by one token a call sees its generation speed in decode_tokens /
+ * decode_s, and a call that also carries a prompt counts, whole, as
+ * prefill (time cannot be split between the tokens of one call). The
+ * tokens a server generated are its own count. Times are wall-clock
+ * seconds of the calling thread inside pdvm_session_decode/eval (the
+ * logits read back included); cpu_s is that thread's CPU time there (the
+ * driver's command submission and the engine's own work; a CPU renderer's
+ * worker threads not included). */
 typedef struct pdvm_session_stats {
     uint64_t dispatches;      /* compute dispatches issued, counted by the runtime */
     uint64_t tokens;          /* tokens evaluated */

@@ -10,16 +10,32 @@
 
 #include "pdvm.h"
 
+/* One token of a batch as the session resolved it. Within a batch the
+ * tokens of one sequence come in position order (each one position after
+ * the previous), so a backend may run the batch in one pass: a token
+ * attends to its sequence's cache before the batch and to the batch's
+ * earlier tokens of that sequence. */
+typedef struct pdvm_batch_token {
+    int32_t id;    /* inside the vocabulary */
+    uint32_t seq;  /* < n_seq */
+    uint32_t pos;  /* < n_ctx: the sequence's position of this token */
+    int32_t out;   /* row of the logits output this token writes, -1: none;
+                    * rows are 0, 1, ... in batch order */
+} pdvm_batch_token;
+
 typedef struct pdvm_backend_ops {
     const char *name; /* "cpu", "gpu" */
-    /* n_ctx is already resolved (never 0). */
+    /* n_ctx (per sequence) and n_seq are already resolved (never 0). */
     pdvm_status (*create)(const pdvm_model *m, const pdvm_session_params *p, uint32_t n_ctx,
-                          void **state);
-    /* Evaluate tokens[0..n) at positions pos..pos+n-1 (the session has
-     * checked pos + n <= n_ctx and the ids), append them to the KV cache and
-     * write the last token's logits to logits[n_vocab]. */
-    pdvm_status (*eval)(void *state, const int32_t *tokens, size_t n, uint32_t pos,
-                        float *logits);
+                          uint32_t n_seq, void **state);
+    /* Evaluate t[0..n) (checked by the session: ids, sequences, positions),
+     * append their K and V to their sequences' caches and write the logits
+     * of each token with out >= 0 to logits[out * n_vocab ..]. */
+    pdvm_status (*decode)(void *state, const pdvm_batch_token *t, size_t n, float *logits);
+    /* Sequence seq, now at position cur, is to continue at pos (< cur):
+     * PDVM_OK when its cache still holds everything positions >= pos will
+     * attend to, else PDVM_ERR_UNSUPPORTED saying why. Changes nothing. */
+    pdvm_status (*seq_truncate)(void *state, uint32_t seq, uint32_t cur, uint32_t pos);
     /* Fill dispatches, memory and device fields. */
     void (*stats)(const void *state, pdvm_session_stats *out);
     void (*destroy)(void *state);

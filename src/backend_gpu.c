@@ -1,7 +1,8 @@
 /* The GPU backend (backend.h): a session's context, plans, buffers and
- * the chain that evaluates tokens. Prompt tokens go through the decode
- * chain one by one; only the last one's logits are computed and read.
- * Every entry point makes the session's own context current first. */
+ * the chain that evaluates tokens. A batch goes through the decode chain
+ * one token at a time, each on its sequence's KV slabs; only the tokens
+ * that keep logits compute and read them. Every entry point makes the
+ * session's own context current first. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +26,7 @@ static pdvm_status plan(gpu_state *s)
     s->block = gpu_block_limit(lim->max_ssbo_bytes);
     uint64_t align = lim->ssbo_align > 16 ? (uint64_t)lim->ssbo_align : 16;
     PDVM_TRY(gpu_plan_weights(s->m, s->block, align, &s->wp));
-    PDVM_TRY(gpu_plan_kv(s->m, s->n_ctx, s->block, align, &s->kvp));
+    PDVM_TRY(gpu_plan_kv(s->m, s->n_ctx, s->n_seq, s->block, align, &s->kvp));
     uint32_t spl = s->kvp.slabs_per_layer;
     uint32_t slots = gpu_max_slots_fit(&s->k, hp, GPU_ATTN_MAX_CHUNKS + spl);
     if (slots <= spl)
@@ -39,9 +40,9 @@ static pdvm_status plan(gpu_state *s)
 static void report(const gpu_state *s)
 {
     fprintf(stderr, "pdvm: GPU %s (%s): weights %.2f MiB in %u buffer(s), KV cache %.2f MiB "
-                    "(n_ctx %u, %u slab(s) per layer), scratch %.2f MiB\n",
+                    "(n_ctx %u x %u sequence(s), %u slab(s) per layer), scratch %.2f MiB\n",
             pdvm_gl_renderer(s->gl), pdvm_gl_platform_name(s->gl), mib(s->wp.total_bytes),
-            s->wp.n_bufs, mib(s->kvp.total_bytes), s->n_ctx, s->kvp.slabs_per_layer,
+            s->wp.n_bufs, mib(s->kvp.total_bytes), s->n_ctx, s->n_seq, s->kvp.slabs_per_layer,
             mib(scratch_bytes(s)));
 }
 
@@ -70,7 +71,7 @@ static pdvm_status warm_up(gpu_state *s)
 {
     gpu_chain *c;
     PDVM_TRY(gpu_state_chain(s, &c));
-    PDVM_TRY(gpu_chain_run(s, c, 0, 0, true));
+    PDVM_TRY(gpu_chain_run(s, c, 0, 0, 0, true));
     pdvm_gl_finish(s->gl);
     return PDVM_OK;
 }
@@ -81,12 +82,16 @@ pdvm_status gpu_state_create(pdvm_gl *gl, const pdvm_model *m, const pdvm_sessio
     *out = NULL;
     gpu_state *s = calloc(1, sizeof *s);
     if (s) s->cs = calloc(m->hp.n_rot + 2, sizeof *s->cs);
-    if (!s || !s->cs) {
+    if (s) s->rope_factors = calloc(m->hp.n_rot + 2, sizeof *s->rope_factors);
+    if (!s || !s->cs || !s->rope_factors) {
+        if (s) free(s->cs);
         free(s);
         return pdvm_fail(PDVM_ERR_NOMEM, "GPU backend: session state");
     }
     s->m = m;
     s->n_ctx = n_ctx;
+    s->n_seq = p && p->n_seq ? p->n_seq : 1;
+    gpu_rope_init(s);
     s->unfused = p && p->unfused;
     s->verbose = p && p->verbose;
     s->progress = p ? p->progress : NULL;
@@ -125,42 +130,78 @@ void gpu_state_free(gpu_state *s)
     gpu_plan_kv_free(&s->kvp);
     if (s->own_gl) pdvm_gl_close(s->gl);
     free(s->cs);
+    free(s->rope_factors);
     free(s);
 }
 
-pdvm_status gpu_state_eval(gpu_state *s, const int32_t *tokens, size_t n, uint32_t pos,
-                           float *logits)
+/* One token through the chain, its logits read into their row. */
+static pdvm_status run_token(gpu_state *s, gpu_chain *c, const pdvm_batch_token *t,
+                             float *logits)
+{
+    PDVM_TRY(gpu_chain_run(s, c, t->id, t->seq, t->pos, t->out >= 0));
+    if (t->out < 0) return PDVM_OK;
+    uint64_t n_vocab = (uint64_t)s->m->output.ne[1];
+    return pdvm_gl_buffer_read(s->gl, &s->act, (uint64_t)s->ap.logits * 4, n_vocab * 4,
+                               logits + (size_t)t->out * n_vocab);
+}
+
+pdvm_status gpu_state_decode(gpu_state *s, const pdvm_batch_token *t, size_t n, float *logits)
 {
     gpu_chain *c;
     PDVM_TRY(gpu_state_chain(s, &c));
     uint64_t before = pdvm_gl_dispatch_count(s->gl);
     pdvm_status st = PDVM_OK;
-    for (size_t i = 0; i < n && st == PDVM_OK; i++)
-        st = gpu_chain_run(s, c, tokens[i], pos + (uint32_t)i, i + 1 == n);
+    for (size_t i = 0; i < n && st == PDVM_OK; i++) st = run_token(s, c, &t[i], logits);
     s->eval_dispatches += pdvm_gl_dispatch_count(s->gl) - before;
-    PDVM_TRY(st);
-    if (!logits) return PDVM_OK;
-    return pdvm_gl_buffer_read(s->gl, &s->act, (uint64_t)s->ap.logits * 4,
-                               (uint64_t)s->m->output.ne[1] * 4, logits);
+    return st;
+}
+
+pdvm_status gpu_state_eval(gpu_state *s, const int32_t *tokens, size_t n, uint32_t pos,
+                           float *logits)
+{
+    pdvm_batch_token *t = malloc((n ? n : 1) * sizeof *t);
+    if (!t) return pdvm_fail(PDVM_ERR_NOMEM, "GPU backend: batch of %zu tokens", n);
+    for (size_t i = 0; i < n; i++)
+        t[i] = (pdvm_batch_token){tokens[i], 0, pos + (uint32_t)i, i + 1 == n && logits ? 0 : -1};
+    pdvm_status st = gpu_state_decode(s, t, n, logits);
+    free(t);
+    return st;
+}
+
+pdvm_status gpu_state_seq_truncate(const gpu_state *s, uint32_t seq, uint32_t cur, uint32_t pos)
+{
+    uint32_t ring;
+    if (gpu_kv_can_truncate(&s->kvp, s->m->hp.n_layer, cur, pos, &ring)) return PDVM_OK;
+    return pdvm_fail(PDVM_ERR_UNSUPPORTED, "sequence %u: a sliding-window layer keeps only its "
+                                           "last %u positions, and the window position %u "
+                                           "attends to is gone (the sequence is at %u); reset "
+                                           "the sequence and feed the prefix again",
+                     seq, ring, pos, cur);
 }
 
 /* ------------------------------------------------------------ backend ops */
 
 static pdvm_status gpu_create(const pdvm_model *m, const pdvm_session_params *p, uint32_t n_ctx,
-                              void **state)
+                              uint32_t n_seq, void **state)
 {
     gpu_state *s;
-    PDVM_TRY(gpu_state_create(NULL, m, p, n_ctx, &s));
+    pdvm_session_params q = *p;
+    q.n_seq = n_seq;
+    PDVM_TRY(gpu_state_create(NULL, m, &q, n_ctx, &s));
     *state = s;
     return PDVM_OK;
 }
 
-static pdvm_status gpu_eval(void *state, const int32_t *tokens, size_t n, uint32_t pos,
-                            float *logits)
+static pdvm_status gpu_decode(void *state, const pdvm_batch_token *t, size_t n, float *logits)
 {
     gpu_state *s = state;
     PDVM_TRY(pdvm_gl_make_current(s->gl));
-    return gpu_state_eval(s, tokens, n, pos, logits);
+    return gpu_state_decode(s, t, n, logits);
+}
+
+static pdvm_status gpu_seq_truncate(void *state, uint32_t seq, uint32_t cur, uint32_t pos)
+{
+    return gpu_state_seq_truncate(state, seq, cur, pos);
 }
 
 static void gpu_stats(const void *state, pdvm_session_stats *out)
@@ -218,7 +259,8 @@ static pdvm_status gpu_set_unfused(void *state, bool unfused)
 }
 
 const pdvm_backend_ops pdvm_backend_gpu_ops = {
-    .name = "gpu", .create = gpu_create, .eval = gpu_eval, .stats = gpu_stats,
+    .name = "gpu", .create = gpu_create, .decode = gpu_decode,
+    .seq_truncate = gpu_seq_truncate, .stats = gpu_stats,
     .destroy = gpu_destroy, .set_profile = gpu_set_profile, .get_profile = gpu_get_profile,
     .set_unfused = gpu_set_unfused,
 };

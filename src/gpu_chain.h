@@ -55,6 +55,10 @@ pdvm_status gpu_chain_plan_fused(struct gpu_state *s, gpu_chain *c);
 pdvm_status gpu_chain_plan_unfused(struct gpu_state *s, gpu_chain *c);
 void gpu_chain_free(gpu_chain *c);
 
+/* gpu_chain.c: whether m's residual updates are post-normed (Gemma 2/3;
+ * the weight plan has then checked every layer has both post-norms). */
+bool gpu_chain_post_norms(const pdvm_model *m);
+
 /* gpu_chain.c: pieces both plans use. The embedding (one step per part of
  * the group holding token_embd's rows), and one mat-vec step per part of
  * group g from the template a (weights filled in per part). */
@@ -67,10 +71,11 @@ pdvm_status gpu_chain_plan_group(struct gpu_state *s, gpu_chain *c, const gpu_gr
  * and what). Errors: PDVM_ERR_NOMEM. */
 pdvm_status gpu_chain_add_step(gpu_chain *c, gpu_step_kind kind, uint32_t layer,
                                const char *what, gpu_chain_step **out);
-/* One token at pos through chain c: RoPE table, patches, dispatches; the
- * output steps only when want_logits. */
-pdvm_status gpu_chain_run(struct gpu_state *s, gpu_chain *c, int32_t token, uint32_t pos,
-                          bool want_logits);
+/* One token at pos of sequence seq through chain c: RoPE table, patches
+ * (the chain is planned on sequence 0's KV slabs; another sequence's are
+ * patched in), dispatches; the output steps only when want_logits. */
+pdvm_status gpu_chain_run(struct gpu_state *s, gpu_chain *c, int32_t token, uint32_t seq,
+                          uint32_t pos, bool want_logits);
 /* The plan as text, one line a dispatch (layer, step, program, grid), for
  * `pdvm run -v`. */
 void gpu_chain_print(const gpu_chain *c, FILE *f);

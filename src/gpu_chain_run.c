@@ -1,8 +1,7 @@
 /* Running a planned chain for one token: the RoPE table of the position,
- * the per-token patches (embedding row, KV slab and position, attention
- * chunks and partial slots), the dispatches, and a GL error check after
- * each layer. Also the plan as text. */
-#include <math.h>
+ * the per-token patches (embedding row, the sequence's KV slabs and the
+ * position, attention chunks and partial slots), the dispatches, and a GL
+ * error check after each layer. Also the plan as text. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,18 +33,35 @@ void gpu_chain_free(gpu_chain *c)
     memset(c, 0, sizeof *c);
 }
 
-/* RoPE cos/sin of pos, computed like the reference (double angle). */
-static pdvm_status write_rope_table(gpu_state *s, uint32_t pos)
+void gpu_rope_init(gpu_state *s)
 {
-    const pdvm_hparams *hp = &s->m->hp;
-    uint32_t half = hp->n_rot / 2;
-    for (uint32_t i = 0; i < half; i++) {
-        double theta = (double)pos * pow((double)hp->rope_freq_base, -2.0 * i / hp->n_rot);
-        s->cs[2 * i] = (float)cos(theta);
-        s->cs[2 * i + 1] = (float)sin(theta);
+    const pdvm_model *m = s->m;
+    uint32_t half = m->hp.n_rot / 2, full = UINT32_MAX, swa = UINT32_MAX;
+    for (uint32_t l = 0; l < m->hp.n_layer; l++) {
+        uint32_t *first = m->hp.n_swa > 0 && m->ap.swa[l] ? &swa : &full;
+        if (*first == UINT32_MAX) *first = l;
     }
+    s->rope[0] = pdvm_rope_cfg_for(m, full == UINT32_MAX ? 0 : full, s->n_ctx, s->rope_factors);
+    s->rope_swa = swa != UINT32_MAX;
+    if (s->rope_swa) s->rope[1] = pdvm_rope_cfg_for(m, swa, s->n_ctx, s->rope_factors + half);
+}
+
+uint32_t gpu_layer_cs(const gpu_state *s, uint32_t l)
+{
+    return s->rope_swa && s->m->ap.swa[l] ? s->ap.cs_swa : s->ap.cs;
+}
+
+/* RoPE cos/sin of pos for each table, computed like the reference (rope.c). */
+static pdvm_status write_rope_tables(gpu_state *s, uint32_t pos)
+{
+    uint32_t half = s->m->hp.n_rot / 2;
     if (half == 0) return PDVM_OK;
-    return pdvm_gl_buffer_write(s->gl, &s->act, (uint64_t)s->ap.cs * 4, (uint64_t)half * 8, s->cs);
+    for (int t = 0; t < (s->rope_swa ? 2 : 1); t++) {
+        pdvm_rope_table(&s->rope[t], pos, s->cs);
+        uint32_t at = t ? s->ap.cs_swa : s->ap.cs;
+        PDVM_TRY(pdvm_gl_buffer_write(s->gl, &s->act, (uint64_t)at * 4, (uint64_t)half * 8, s->cs));
+    }
+    return PDVM_OK;
 }
 
 /* Chunking of positions [0, n_pos): at most max_chunks chunks of at least
@@ -61,22 +77,39 @@ static uint32_t chunk_len(const gpu_state *s, uint32_t n_pos)
 
 /* What changes per token, and where. */
 typedef struct token_ctx {
-    uint32_t token, pos;
+    uint32_t token, seq, pos;
     uint32_t n_valid, chunk; /* the current layer's cache slots in use, chunking */
     uint32_t slots;          /* partial slots the current layer's D2 has written */
 } token_ctx;
 
 /* The slab holding this position's slot: K/V buffers and where in them. */
-static void set_slab(gpu_state *s, gpu_step *st, uint32_t layer, uint32_t pos, int u_k, int u_v,
-                     int u_stride, int u_t)
+static void set_slab(gpu_state *s, gpu_step *st, uint32_t layer, const token_ctx *t, int u_k,
+                     int u_v, int u_stride, int u_t)
 {
-    const gpu_kv_slab *slab = gpu_kv_slab_at(&s->kvp, layer, pos);
+    const gpu_kv_slab *slab0 = gpu_kv_slab_at(&s->kvp, layer, t->pos);
+    const gpu_kv_slab *slab = gpu_kv_seq_slab(&s->kvp, slab0, t->seq);
     st->buf[2] = &s->kbufs[slab->buf];
     st->buf[3] = &s->vbufs[slab->buf];
     st->val[u_k] = (uint32_t)slab->word;
     st->val[u_v] = (uint32_t)slab->word;
     st->val[u_stride] = slab->n_pos;
-    st->val[u_t] = gpu_kv_slot(&s->kvp, layer, pos) - slab->pos0;
+    st->val[u_t] = gpu_kv_slot(&s->kvp, layer, t->pos) - slab->pos0;
+}
+
+/* A step planned on sequence 0's slab reads the token's sequence's: its
+ * buffers and first word (u_k or u_v negative: not read). */
+static void move_slab(gpu_state *s, gpu_chain_step *cs, const token_ctx *t, int u_k, int u_v)
+{
+    const gpu_kv_slab *slab = gpu_kv_seq_slab(&s->kvp, cs->slab, t->seq);
+    gpu_step *st = &cs->st;
+    if (u_k >= 0) {
+        st->buf[2] = &s->kbufs[slab->buf];
+        st->val[u_k] = (uint32_t)slab->word;
+    }
+    if (u_v >= 0) {
+        st->buf[3] = &s->vbufs[slab->buf];
+        st->val[u_v] = (uint32_t)slab->word;
+    }
 }
 
 /* A new layer: the slots its attention reads (a window's ring is read in
@@ -108,17 +141,18 @@ static bool patch(gpu_state *s, gpu_chain_step *cs, token_ctx *t)
             (uint32_t)(cs->part->seg[0].off + (uint64_t)(t->token - cs->part->out0) * cs->row_bytes);
         return true;
     case GPU_STEP_QKV:
-        set_slab(s, st, cs->layer, t->pos, GPU_QKV_U_KV_K, GPU_QKV_U_KV_V, GPU_QKV_U_KV_STRIDE,
+        set_slab(s, st, cs->layer, t, GPU_QKV_U_KV_K, GPU_QKV_U_KV_V, GPU_QKV_U_KV_STRIDE,
                  GPU_QKV_U_KV_T);
         start_layer(s, t, cs->layer);
         return true;
     case GPU_STEP_KV_WRITE:
-        set_slab(s, st, cs->layer, t->pos, GPU_KVW_U_KV_K, GPU_KVW_U_KV_V, GPU_KVW_U_KV_STRIDE,
+        set_slab(s, st, cs->layer, t, GPU_KVW_U_KV_K, GPU_KVW_U_KV_V, GPU_KVW_U_KV_STRIDE,
                  GPU_KVW_U_KV_T);
         start_layer(s, t, cs->layer);
         return true;
     case GPU_STEP_ATTN:
         if ((n = slab_positions(cs->slab, t->n_valid)) == 0) return false;
+        move_slab(s, cs, t, GPU_ATTN_U_KV_K, GPU_ATTN_U_KV_V);
         st->val[GPU_ATTN_U_N] = n;
         st->val[GPU_ATTN_U_CHUNK] = t->chunk;
         st->val[GPU_ATTN_U_SLOT0] = t->slots;
@@ -128,11 +162,13 @@ static bool patch(gpu_state *s, gpu_chain_step *cs, token_ctx *t)
     case GPU_STEP_COMBINE: st->val[GPU_MV_U_NSLOTS] = t->slots; return true;
     case GPU_STEP_SCORES:
         if ((n = slab_positions(cs->slab, t->n_valid)) == 0) return false;
+        move_slab(s, cs, t, GPU_SCORES_U_KV_K, -1);
         st->val[GPU_SCORES_U_N] = n;
         gpu_scores_grid(&s->k, n, st);
         return true;
     case GPU_STEP_WSUM:
         if ((n = slab_positions(cs->slab, t->n_valid)) == 0) return false;
+        move_slab(s, cs, t, -1, GPU_WSUM_U_KV_V);
         st->val[GPU_WSUM_U_N] = n;
         return true;
     case GPU_STEP_SOFTMAX: st->val[GPU_SOFTMAX_U_N] = t->n_valid; return true;
@@ -140,11 +176,11 @@ static bool patch(gpu_state *s, gpu_chain_step *cs, token_ctx *t)
     return true;
 }
 
-pdvm_status gpu_chain_run(gpu_state *s, gpu_chain *c, int32_t token, uint32_t pos,
-                          bool want_logits)
+pdvm_status gpu_chain_run(gpu_state *s, gpu_chain *c, int32_t token, uint32_t seq,
+                          uint32_t pos, bool want_logits)
 {
-    PDVM_TRY(write_rope_table(s, pos));
-    token_ctx t = {.token = (uint32_t)token, .pos = pos};
+    PDVM_TRY(write_rope_tables(s, pos));
+    token_ctx t = {.token = (uint32_t)token, .seq = seq, .pos = pos};
     for (uint32_t i = 0; i < c->n; i++) {
         gpu_chain_step *cs = &c->steps[i];
         if (cs->output && !want_logits) break;

@@ -18,7 +18,7 @@
 #include "gl_runtime.h"
 #include "pdvm.h"
 
-enum { GPU_MAX_UNIFORMS = 20, GPU_STEP_BUFS = 4 };
+enum { GPU_MAX_UNIFORMS = 24, GPU_STEP_BUFS = 4 };
 
 /* A program variant: shader + defines, its uniform locations in the order
  * its op lists them, and the values last set (a uniform is only set when it

@@ -100,8 +100,9 @@ static void step_init(gpu_step *st, gpu_prog *p, uint32_t gx, uint32_t gy)
 
 #define N_NAMES(a) ((uint32_t)(sizeof(a) / sizeof((a)[0])))
 
-static const char *const mv_uniforms[] = {"u_x", "u_y", "u_norm", "u_a", "u_b",
-                                          "u_nrows", "u_row0", "u_nslots"};
+static const char *const mv_uniforms[] = {"u_x",     "u_y",    "u_norm",  "u_a",
+                                          "u_b",     "u_nrows", "u_row0", "u_nslots",
+                                          "u_delta", "u_post",  "u_xout"};
 
 static void matvec_defines(const gpu_mv_args *a, const mv_layout *m, gpu_defs *d)
 {
@@ -118,8 +119,14 @@ static void matvec_defines(const gpu_mv_args *a, const mv_layout *m, gpu_defs *d
     if (a->out_mode == GPU_OUT_SWIGLU) {
         gpu_defs_str(d, "DOT_B", dot_for(true, a->type_b, a->rb_b, a->b_byte));
         gpu_defs_int(d, "RB_B", (long long)a->rb_b);
+        gpu_defs_int(d, "ACT", a->act_fn);
     }
-    if (a->in_mode == GPU_IN_NORM) gpu_defs_float(d, "EPS", a->eps);
+    if (a->out_mode == GPU_OUT_STORE && a->softcap > 0.0f) gpu_defs_float(d, "SOFTCAP", a->softcap);
+    if (a->in_mode == GPU_IN_NORM) {
+        gpu_defs_float(d, "EPS", a->eps);
+        gpu_defs_int(d, "POST_DELTA", a->post_delta);
+        gpu_defs_int(d, "X_OUT", a->post_delta && a->x_out);
+    }
     if (a->in_mode == GPU_IN_COMBINE) {
         gpu_defs_int(d, "N_HEAD", a->n_head);
         gpu_defs_int(d, "HEAD_DIM", a->head_dim);
@@ -149,7 +156,8 @@ pdvm_status gpu_plan_matvec(gpu_kernels *k, const gpu_mv_args *a, gpu_step *st)
     st->buf[B_ACT] = a->act;
     st->buf[B_W] = a->w;
     const uint32_t v[] = {a->x, a->y, (uint32_t)(a->norm_byte / 4), (uint32_t)a->a_byte,
-                          (uint32_t)a->b_byte, a->n_rows, a->row0, a->n_slots};
+                          (uint32_t)a->b_byte, a->n_rows, a->row0, a->n_slots, a->delta,
+                          (uint32_t)(a->post_byte / 4), a->xout};
     memcpy(st->val, v, sizeof v);
     return PDVM_OK;
 }
@@ -185,12 +193,15 @@ void gpu_qkv_slice(const pdvm_hparams *hp, uint32_t want, uint32_t *slice, uint3
 
 /* Slices of `slice` rows, `units` of them per workgroup: about one round
  * of the workgroup's row groups (several small heads per workgroup). */
-static mv_layout qkv_layout(const gpu_kernels *k, const pdvm_hparams *hp, uint32_t *slice,
+static mv_layout qkv_layout(const gpu_kernels *k, const gpu_qkv_args *a, uint32_t *slice,
                             uint32_t *split, uint32_t *units)
 {
+    const pdvm_hparams *hp = a->hp;
     uint32_t rpw = layout_for(k, hp->n_embd, 0, false).rpw; /* sh_row: UNITS * SLICE floats */
     mv_layout m = layout_for(k, hp->n_embd, (rpw > hp->head_dim ? rpw : hp->head_dim) * 4, false);
-    gpu_qkv_slice(hp, m.rpw > 8 ? m.rpw : 8, slice, split);
+    /* Head norms need every row of a head in one workgroup. */
+    uint32_t want = a->q_norm || a->k_norm ? hp->head_dim : (m.rpw > 8 ? m.rpw : 8);
+    gpu_qkv_slice(hp, want, slice, split);
     *units = m.rpw > *slice ? m.rpw / *slice : 1;
     return m;
 }
@@ -199,7 +210,7 @@ static void qkv_defines(gpu_kernels *k, const gpu_qkv_args *a, gpu_defs *d)
 {
     const pdvm_hparams *hp = a->hp;
     uint32_t slice, split, units;
-    mv_layout m = qkv_layout(k, hp, &slice, &split, &units);
+    mv_layout m = qkv_layout(k, a, &slice, &split, &units);
     gpu_defs_init(d);
     layout_defines(d, &m);
     gpu_defs_int(d, "N_IN", hp->n_embd);
@@ -223,11 +234,17 @@ static void qkv_defines(gpu_kernels *k, const gpu_qkv_args *a, gpu_defs *d)
         gpu_defs_str(d, dot[i], fn[i]);
         gpu_defs_int(d, rb[i], (long long)a->rb[i]);
     }
+    gpu_defs_int(d, "HAS_BIAS", a->has_bias);
+    gpu_defs_int(d, "Q_NORM", a->q_norm);
+    gpu_defs_int(d, "K_NORM", a->k_norm);
+    gpu_defs_int(d, "POST_DELTA", a->post_delta);
+    gpu_defs_int(d, "X_OUT", a->post_delta && a->x_out);
 }
 
 static const char *const qkv_uniforms[] = {
-    "u_x", "u_q", "u_cs", "u_norm", "u_head0", "u_nheads", "u_qb", "u_kb",
-    "u_vb", "u_qr", "u_kr", "u_vr", "u_kv_k", "u_kv_v", "u_kv_stride", "u_kv_t"};
+    "u_x",    "u_q",    "u_cs",    "u_norm",  "u_head0",     "u_nheads", "u_qb",
+    "u_kb",   "u_vb",   "u_qr",    "u_kr",    "u_vr",        "u_kv_k",   "u_kv_v",
+    "u_kv_stride", "u_kv_t", "u_delta", "u_post", "u_xout", "u_bias", "u_qn", "u_kn"};
 
 pdvm_status gpu_plan_qkv(gpu_kernels *k, const gpu_qkv_args *a, gpu_step *st)
 {
@@ -238,7 +255,7 @@ pdvm_status gpu_plan_qkv(gpu_kernels *k, const gpu_qkv_args *a, gpu_step *st)
     PDVM_TRY(gpu_prog_get(k, "qkv", "norm+qkv+rope+kv", &d, qkv_uniforms, N_NAMES(qkv_uniforms),
                           &p));
     uint32_t slice, split, units;
-    qkv_layout(k, a->hp, &slice, &split, &units);
+    qkv_layout(k, a, &slice, &split, &units);
     step_init(st, p, ceil_div(a->n_heads * (a->hp->head_dim / slice), units), 1);
     st->buf[B_ACT] = a->act;
     st->buf[B_W] = a->w;
@@ -248,7 +265,9 @@ pdvm_status gpu_plan_qkv(gpu_kernels *k, const gpu_qkv_args *a, gpu_step *st)
                           (uint32_t)a->base_byte[0], (uint32_t)a->base_byte[1],
                           (uint32_t)a->base_byte[2], a->first_row[0], a->first_row[1],
                           a->first_row[2], (uint32_t)a->kv_k, (uint32_t)a->kv_v, a->kv_stride,
-                          a->kv_t};
+                          a->kv_t, a->delta, (uint32_t)(a->post_byte / 4), a->xout,
+                          (uint32_t)(a->bias_byte / 4), (uint32_t)(a->qn_byte / 4),
+                          (uint32_t)(a->kn_byte / 4)};
     memcpy(st->val, v, sizeof v);
     return PDVM_OK;
 }
@@ -273,7 +292,8 @@ pdvm_status gpu_plan_attn(gpu_kernels *k, const gpu_attn_args *a, gpu_step *st)
     gpu_defs_int(&d, "HEAD_DIM", hp->head_dim);
     gpu_defs_int(&d, "GQA", hp->n_head / hp->n_head_kv);
     gpu_defs_int(&d, "MAX_SLOTS", a->max_slots);
-    gpu_defs_float(&d, "SCALE", 1.0f / sqrtf((float)hp->head_dim));
+    gpu_defs_float(&d, "SCALE", gpu_attn_scale(hp, a->scale));
+    if (a->softcap > 0.0f) gpu_defs_float(&d, "SOFTCAP", a->softcap);
     gpu_prog *p;
     PDVM_TRY(gpu_prog_get(k, "attn", "attn", &d, attn_uniforms, N_NAMES(attn_uniforms), &p));
     step_init(st, p, 1, 1);
@@ -299,6 +319,7 @@ pdvm_status gpu_plan_embd(gpu_kernels *k, const gpu_embd_args *a, gpu_step *st)
     gpu_defs_int(&d, "WG_SIZE", k->wg_max);
     gpu_defs_int(&d, "N", a->n);
     gpu_defs_str(&d, "DEQ", gpu_type_find(a->type)->deq);
+    if (a->scale != 0.0f && a->scale != 1.0f) gpu_defs_float(&d, "EMBD_SCALE", a->scale);
     gpu_prog *p;
     PDVM_TRY(gpu_prog_get(k, "embd", "embd", &d, embd_uniforms, N_NAMES(embd_uniforms), &p));
     step_init(st, p, ceil_div(a->n, k->wg_max), 1);
@@ -322,7 +343,7 @@ pdvm_status gpu_plan_rmsnorm(gpu_kernels *k, const gpu_norm_args *a, gpu_step *s
     gpu_defs_float(&d, "EPS", a->eps);
     gpu_prog *p;
     PDVM_TRY(gpu_prog_get(k, "rmsnorm", "rmsnorm", &d, norm_uniforms, N_NAMES(norm_uniforms), &p));
-    step_init(st, p, ceil_div(a->n, k->wg_max), 1);
+    step_init(st, p, ceil_div(a->n, k->wg_max), a->n_vec ? a->n_vec : 1);
     st->buf[B_ACT] = a->act;
     st->buf[B_W] = a->w;
     const uint32_t v[] = {a->x, a->y, (uint32_t)(a->norm_byte / 4)};
@@ -379,13 +400,21 @@ pdvm_status gpu_plan_kv_write(gpu_kernels *k, const gpu_kv_args *a, gpu_step *st
     return PDVM_OK;
 }
 
-static void attn_defines(gpu_kernels *k, const pdvm_hparams *hp, bool scale, gpu_defs *d)
+static void attn_defines(gpu_kernels *k, const gpu_kv_args *a, bool scores, gpu_defs *d)
 {
+    const pdvm_hparams *hp = a->hp;
     gpu_defs_init(d);
     gpu_defs_int(d, "WG_SIZE", k->wg_attn);
     gpu_defs_int(d, "HEAD_DIM", hp->head_dim);
     gpu_defs_int(d, "GQA", hp->n_head / hp->n_head_kv);
-    if (scale) gpu_defs_float(d, "SCALE", 1.0f / sqrtf((float)hp->head_dim));
+    if (!scores) return;
+    gpu_defs_float(d, "SCALE", gpu_attn_scale(hp, a->scale));
+    if (a->softcap > 0.0f) gpu_defs_float(d, "SOFTCAP", a->softcap);
+}
+
+float gpu_attn_scale(const pdvm_hparams *hp, float scale)
+{
+    return scale != 0.0f ? scale : 1.0f / sqrtf((float)hp->head_dim);
 }
 
 static const char *const scores_uniforms[] = {"u_q",  "u_h0", "u_kv_k", "u_kv_stride",
@@ -399,7 +428,7 @@ void gpu_scores_grid(const gpu_kernels *k, uint32_t n, gpu_step *st)
 pdvm_status gpu_plan_attn_scores(gpu_kernels *k, const gpu_kv_args *a, gpu_step *st)
 {
     gpu_defs d;
-    attn_defines(k, a->hp, true, &d);
+    attn_defines(k, a, true, &d);
     gpu_prog *p;
     PDVM_TRY(gpu_prog_get(k, "attn_scores", "attn_scores", &d, scores_uniforms,
                           N_NAMES(scores_uniforms), &p));
@@ -437,7 +466,7 @@ static const char *const wsum_uniforms[] = {"u_att", "u_h0", "u_kv_v", "u_kv_str
 pdvm_status gpu_plan_attn_wsum(gpu_kernels *k, const gpu_kv_args *a, gpu_step *st)
 {
     gpu_defs d;
-    attn_defines(k, a->hp, false, &d);
+    attn_defines(k, a, false, &d);
     gpu_prog *p;
     PDVM_TRY(gpu_prog_get(k, "attn_wsum", "attn_wsum", &d, wsum_uniforms, N_NAMES(wsum_uniforms),
                           &p));
@@ -470,36 +499,62 @@ pdvm_status gpu_op_attn_wsum(gpu_kernels *k, const gpu_kv_args *a)
 
 static const char *const add_uniforms[] = {"u_x", "u_y", "u_n"};
 static const char *const swiglu_uniforms[] = {"u_gate", "u_up", "u_y", "u_n"};
+static const char *const bias_uniforms[] = {"u_y", "u_b", "u_n"};
+static const char *const softcap_uniforms[] = {"u_y", "u_n"};
 
-static pdvm_status plan_elementwise(gpu_kernels *k, const char *shader, const char *const *names,
-                                    uint32_t n_names, gpu_prog **p)
+static gpu_defs ew_defs(const gpu_kernels *k)
 {
     gpu_defs d;
     gpu_defs_init(&d);
     gpu_defs_int(&d, "WG_SIZE", k->wg_max);
-    return gpu_prog_get(k, shader, shader, &d, names, n_names, p);
+    return d;
+}
+
+/* An element-wise kernel over n values: one invocation each. */
+static pdvm_status ew_step(gpu_kernels *k, const char *name, const gpu_defs *d,
+                           const char *const *uniforms, size_t n_uniforms, const gpu_ew_args *a,
+                           const uint32_t *v, size_t n_v, gpu_step *st)
+{
+    gpu_prog *p;
+    PDVM_TRY(gpu_prog_get(k, name, name, d, uniforms, n_uniforms, &p));
+    step_init(st, p, ceil_div(a->n, k->wg_max), 1);
+    st->buf[B_ACT] = a->act;
+    memcpy(st->val, v, n_v * sizeof *v);
+    return PDVM_OK;
 }
 
 pdvm_status gpu_plan_add(gpu_kernels *k, const gpu_ew_args *a, gpu_step *st)
 {
-    gpu_prog *p;
-    PDVM_TRY(plan_elementwise(k, "add", add_uniforms, N_NAMES(add_uniforms), &p));
-    step_init(st, p, ceil_div(a->n, k->wg_max), 1);
-    st->buf[B_ACT] = a->act;
+    gpu_defs d = ew_defs(k);
     const uint32_t v[] = {a->x, a->y, a->n};
-    memcpy(st->val, v, sizeof v);
-    return PDVM_OK;
+    return ew_step(k, "add", &d, add_uniforms, N_NAMES(add_uniforms), a, v, N_NAMES(v), st);
 }
 
 pdvm_status gpu_plan_swiglu(gpu_kernels *k, const gpu_ew_args *a, gpu_step *st)
 {
-    gpu_prog *p;
-    PDVM_TRY(plan_elementwise(k, "swiglu", swiglu_uniforms, N_NAMES(swiglu_uniforms), &p));
-    step_init(st, p, ceil_div(a->n, k->wg_max), 1);
-    st->buf[B_ACT] = a->act;
+    gpu_defs d = ew_defs(k);
+    gpu_defs_int(&d, "ACT", a->act_fn);
     const uint32_t v[] = {a->gate, a->up, a->y, a->n};
-    memcpy(st->val, v, sizeof v);
+    return ew_step(k, "swiglu", &d, swiglu_uniforms, N_NAMES(swiglu_uniforms), a, v, N_NAMES(v),
+                   st);
+}
+
+pdvm_status gpu_plan_bias(gpu_kernels *k, const gpu_ew_args *a, gpu_step *st)
+{
+    gpu_defs d = ew_defs(k);
+    const uint32_t v[] = {a->y, (uint32_t)(a->b_byte / 4), a->n};
+    PDVM_TRY(ew_step(k, "bias", &d, bias_uniforms, N_NAMES(bias_uniforms), a, v, N_NAMES(v), st));
+    st->buf[B_W] = a->w;
     return PDVM_OK;
+}
+
+pdvm_status gpu_plan_softcap(gpu_kernels *k, const gpu_ew_args *a, gpu_step *st)
+{
+    gpu_defs d = ew_defs(k);
+    gpu_defs_float(&d, "SOFTCAP", a->cap);
+    const uint32_t v[] = {a->y, a->n};
+    return ew_step(k, "softcap", &d, softcap_uniforms, N_NAMES(softcap_uniforms), a, v,
+                   N_NAMES(v), st);
 }
 
 pdvm_status gpu_op_add(gpu_kernels *k, const gpu_ew_args *a) { RUN_NOW(gpu_plan_add, k, a); }

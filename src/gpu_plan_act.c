@@ -13,17 +13,22 @@ pdvm_status gpu_plan_act(const pdvm_hparams *hp, uint32_t max_slots, uint64_t bl
     uint32_t at = 0;
 #define TAKE(field, n) (out->field = at, at += (uint32_t)(n))
     TAKE(x, hp->n_embd);
+    TAKE(x2, hp->n_embd);
     TAKE(xn, hp->n_embd);
     TAKE(q, q_dim);
     TAKE(k, kv_dim); /* right after q: see gpu_act_plan */
     TAKE(v, kv_dim);
     TAKE(att, q_dim);
     TAKE(tmp, hp->n_embd);
+    TAKE(tmp2, hp->n_embd);
+    TAKE(tmpq, q_dim);
+    TAKE(tmpk, kv_dim);
     TAKE(gate, hp->n_ff);
     TAKE(up, hp->n_ff);
     TAKE(h, hp->n_ff);
     TAKE(logits, hp->n_vocab);
     TAKE(cs, hp->n_rot ? hp->n_rot : 2);
+    TAKE(cs_swa, hp->n_rot ? hp->n_rot : 2);
     TAKE(part, (uint64_t)hp->n_head * max_slots * (hp->head_dim + 2));
 #undef TAKE
     out->max_slots = max_slots;

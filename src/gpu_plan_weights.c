@@ -21,7 +21,7 @@ static pdvm_status check_tensor(const pdvm_tensor *t, bool norm)
 {
     PDVM_TRY(gpu_type_check(t->type, t->name));
     if (norm && t->type != PDVM_TYPE_F32 && t->type != PDVM_TYPE_F16)
-        return pdvm_fail(PDVM_ERR_UNSUPPORTED, "GPU backend: norm tensor %s has type %s "
+        return pdvm_fail(PDVM_ERR_UNSUPPORTED, "GPU backend: vector tensor %s has type %s "
                                                "(f32 or f16 expected)", t->name,
                          pdvm_type_name(t->type));
     return PDVM_OK;
@@ -32,12 +32,33 @@ static uint32_t clamp_u32(uint32_t v, uint32_t lo, uint32_t hi)
     return v < lo ? lo : (v > hi ? hi : v);
 }
 
-/* Bytes of rows [a, b) of the group's output space, norm copy included;
- * with segs, also where each tensor's rows go relative to the part start. */
-static uint64_t part_bytes(const gpu_group *g, const pdvm_hparams *hp, uint32_t a, uint32_t b,
-                           uint64_t align, gpu_seg *segs)
+/* Floats of vector kind v of group g in a part of output rows [a, b). */
+static uint64_t vec_len(const gpu_group *g, const pdvm_hparams *hp, gpu_vec_kind v, uint32_t a,
+                        uint32_t b)
 {
-    uint64_t bytes = g->norm ? pdvm_align_up((uint64_t)hp->n_embd * 4, align) : 0;
+    switch (v) {
+    case GPU_V_NORM:
+    case GPU_V_POST: return g->vec[v] ? hp->n_embd : 0;
+    case GPU_V_QNORM:
+    case GPU_V_KNORM: return g->vec[v] ? hp->head_dim : 0;
+    case GPU_V_BIAS: return g->has_bias ? b - a : 0;
+    case GPU_V_COUNT: break;
+    }
+    return 0;
+}
+
+/* Bytes of rows [a, b) of the group's output space, vector copies
+ * included; with pt, also where the vectors and each tensor's rows go
+ * relative to the part start. */
+static uint64_t part_bytes(const gpu_group *g, const pdvm_hparams *hp, uint32_t a, uint32_t b,
+                           uint64_t align, gpu_part *pt)
+{
+    uint64_t bytes = 0;
+    for (int v = 0; v < GPU_V_COUNT; v++) {
+        uint64_t n = vec_len(g, hp, (gpu_vec_kind)v, a, b);
+        if (pt) pt->vec_off[v] = n ? bytes : GPU_NO_VEC;
+        bytes += pdvm_align_up(n * 4, align);
+    }
     uint32_t start = 0;
     for (uint32_t s = 0; s < g->n_t; s++) {
         const pdvm_tensor *t = g->t[s];
@@ -48,7 +69,7 @@ static uint64_t part_bytes(const gpu_group *g, const pdvm_hparams *hp, uint32_t 
             hi = clamp_u32(b, start, end) - start;
             start = end;
         }
-        if (segs) segs[s] = (gpu_seg){t, lo, hi - lo, bytes};
+        if (pt) pt->seg[s] = (gpu_seg){t, lo, hi - lo, bytes};
         bytes += pdvm_align_up((uint64_t)(hi - lo) * t->row_bytes, align);
     }
     return bytes;
@@ -102,7 +123,7 @@ static void init_group(gpu_group *g, gpu_group_kind kind, const pdvm_tensor *nor
 {
     memset(g, 0, sizeof *g);
     g->kind = kind;
-    g->norm = norm;
+    g->vec[GPU_V_NORM] = norm;
     g->t[0] = t0;
     g->t[1] = t1;
     g->t[2] = t2;
@@ -114,6 +135,25 @@ static void init_group(gpu_group *g, gpu_group_kind kind, const pdvm_tensor *nor
         g->n_out = (uint32_t)t0->ne[1];
 }
 
+static const pdvm_tensor *present(const pdvm_tensor *t)
+{
+    return pdvm_tensor_present(t) ? t : NULL;
+}
+
+/* The QKV group's extra vectors: post-norm of the previous layer's FFN
+ * update (NULL for layer 0), biases, Q/K norms. */
+static void qkv_vectors(gpu_group *g, const pdvm_layer *L, const pdvm_layer *prev)
+{
+    g->vec[GPU_V_POST] = prev ? present(&prev->ffn_post_norm) : NULL;
+    g->vec[GPU_V_QNORM] = present(&L->attn_q_norm);
+    g->vec[GPU_V_KNORM] = present(&L->attn_k_norm);
+    const pdvm_tensor *b[3] = {&L->attn_q_b, &L->attn_k_b, &L->attn_v_b};
+    for (int i = 0; i < 3; i++) {
+        g->bias[i] = present(b[i]);
+        g->has_bias |= g->bias[i] != NULL;
+    }
+}
+
 static pdvm_status check_shapes(const pdvm_model *m)
 {
     const pdvm_hparams *hp = &m->hp;
@@ -123,23 +163,31 @@ static pdvm_status check_shapes(const pdvm_model *m)
         return pdvm_fail(PDVM_ERR_UNSUPPORTED, "GPU backend: n_head %u, n_head_kv %u, head_dim "
                                                "%u, n_rot %u: not a layout the kernels run",
                          hp->n_head, hp->n_head_kv, hp->head_dim, hp->n_rot);
+    bool post = hp->n_layer > 0 && pdvm_tensor_present(&m->layers[0].attn_post_norm);
     for (uint32_t l = 0; l < hp->n_layer; l++) {
         const pdvm_layer *L = &m->layers[l];
-        const pdvm_tensor *ts[] = {&L->attn_q, &L->attn_k, &L->attn_v, &L->attn_output, &L->ffn_gate, &L->ffn_up,
-                                   &L->ffn_down};
-        PDVM_TRY(check_tensor(&L->attn_norm, true));
-        PDVM_TRY(check_tensor(&L->ffn_norm, true));
-        for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) PDVM_TRY(check_tensor(ts[i], false));
+        for (int k = 0; k < PDVM_LT_COUNT; k++) {
+            const pdvm_tensor *t = &L->t[k];
+            if (pdvm_tensor_present(t)) PDVM_TRY(check_tensor(t, t->ne[1] == 1));
+        }
+        /* The chain applies post-norms to every update or to none. */
+        if (pdvm_tensor_present(&L->attn_post_norm) != post ||
+            pdvm_tensor_present(&L->ffn_post_norm) != post)
+            return pdvm_fail(PDVM_ERR_UNSUPPORTED, "GPU backend: layer %u %s post-norms that "
+                                                   "layer 0 %s", l, post ? "lacks" : "has",
+                             post ? "has" : "lacks");
     }
     PDVM_TRY(check_tensor(&m->output_norm, true));
     PDVM_TRY(check_tensor(&m->output, false));
     return check_tensor(&m->tok_embd, false);
 }
 
+/* Tied output (the binder copies token_embd into output, name included):
+ * one copy on the GPU serves both, synthetic models too. */
 static bool embd_is_output(const pdvm_model *m)
 {
-    return m->tok_embd.data && m->tok_embd.data == m->output.data &&
-           m->tok_embd.type == m->output.type;
+    return m->tok_embd.name && m->tok_embd.name == m->output.name &&
+           m->tok_embd.data == m->output.data && m->tok_embd.type == m->output.type;
 }
 
 static void make_groups(const pdvm_model *m, gpu_weight_plan *p)
@@ -149,12 +197,15 @@ static void make_groups(const pdvm_model *m, gpu_weight_plan *p)
         const pdvm_layer *L = &m->layers[l];
         gpu_group *g = &p->groups[4 * l];
         init_group(&g[0], GPU_G_QKV, &L->attn_norm, &L->attn_q, &L->attn_k, &L->attn_v, hp->head_dim);
+        qkv_vectors(&g[0], L, l > 0 ? &m->layers[l - 1] : NULL);
         init_group(&g[1], GPU_G_O, NULL, &L->attn_output, NULL, NULL, 1);
         init_group(&g[2], GPU_G_FFN_UP, &L->ffn_norm, &L->ffn_gate, &L->ffn_up, NULL, 1);
+        g[2].vec[GPU_V_POST] = present(&L->attn_post_norm);
         init_group(&g[3], GPU_G_DOWN, NULL, &L->ffn_down, NULL, NULL, 1);
     }
-    init_group(&p->groups[4 * hp->n_layer], GPU_G_OUTPUT, &m->output_norm, &m->output, NULL,
-               NULL, 1);
+    gpu_group *out = &p->groups[4 * hp->n_layer];
+    init_group(out, GPU_G_OUTPUT, &m->output_norm, &m->output, NULL, NULL, 1);
+    if (hp->n_layer > 0) out->vec[GPU_V_POST] = present(&m->layers[hp->n_layer - 1].ffn_post_norm);
     if (p->n_groups > 4 * hp->n_layer + 1)
         init_group(&p->groups[4 * hp->n_layer + 1], GPU_G_EMBD, NULL, &m->tok_embd, NULL, NULL,
                    1);
@@ -174,7 +225,7 @@ static pdvm_status place_parts(gpu_weight_plan *p, const pdvm_hparams *hp, uint6
         gpu_group *g = &p->groups[i];
         for (uint32_t k = 0; k < g->n_parts; k++) {
             gpu_part *pt = &g->parts[k];
-            uint64_t bytes = part_bytes(g, hp, pt->out0, pt->out1, p->align, pt->seg);
+            uint64_t bytes = part_bytes(g, hp, pt->out0, pt->out1, p->align, pt);
             uint64_t off;
             if (p->n_bufs == 0 || !pdvm_arena_place(&arena, bytes, &off)) {
                 pdvm_arena_init(&arena, p->align, block);
@@ -182,7 +233,8 @@ static pdvm_status place_parts(gpu_weight_plan *p, const pdvm_hparams *hp, uint6
                 p->n_bufs++;
             }
             pt->buf = p->n_bufs - 1;
-            pt->norm_off = g->norm ? off : GPU_NO_NORM;
+            for (int v = 0; v < GPU_V_COUNT; v++)
+                if (pt->vec_off[v] != GPU_NO_VEC) pt->vec_off[v] += off;
             for (uint32_t s = 0; s < g->n_t; s++) pt->seg[s].off += off;
             p->buf_bytes[pt->buf] = arena.used;
         }

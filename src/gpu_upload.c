@@ -1,6 +1,6 @@
 /* The weight upload: the weight buffers of the plan, every part's rows
  * copied in their block format (Q4_0 and Q8_0 rows rearranged, see
- * gpu_repack.h), its norm copy as f32. Tensors without data (synthetic
+ * gpu_repack.h), its vectors (norms, biases) as f32. Tensors without data (synthetic
  * models) are filled on the GPU with random valid blocks. Rows go through a
  * one-pass window of GPU_UPLOAD_CHUNK bytes (gguf_source.h): read, written
  * to the buffer, and dropped from the process before the next, so that the
@@ -41,18 +41,49 @@ static uint32_t tensor_seed(const pdvm_tensor *t, uint32_t row0)
     return pdvm_fnv1a32(name, strlen(name)) ^ (row0 * 2654435761u);
 }
 
-static pdvm_status upload_norm(gpu_state *s, const pdvm_gl_buffer *b, uint64_t off,
-                               const pdvm_tensor *t)
+/* n floats of 1-D tensor t from element e0 (NULL t: zeros) to byte off of
+ * b as f32. */
+static pdvm_status upload_vec(gpu_state *s, const pdvm_gl_buffer *b, uint64_t off,
+                              const pdvm_tensor *t, uint32_t e0, uint32_t n)
 {
-    uint32_t n = s->m->hp.n_embd;
-    if (!t->data) return pdvm_synth_fill(s->gl, b, off, (uint64_t)n * 4, 0, PDVM_TYPE_F32,
-                                         tensor_seed(t, 0));
-    float *f = malloc((size_t)n * sizeof *f);
-    if (!f) return pdvm_fail(PDVM_ERR_NOMEM, "GPU upload: %s", t->name);
-    pdvm_dequant_row(t->type, t->data, f, n); /* f16 norms become exact f32 */
+    if (n == 0) return PDVM_OK;
+    if (t && !t->data)
+        return pdvm_synth_fill(s->gl, b, off, (uint64_t)n * 4, 0, PDVM_TYPE_F32,
+                               tensor_seed(t, e0));
+    float *f = calloc((size_t)n, sizeof *f);
+    if (!f) return pdvm_fail(PDVM_ERR_NOMEM, "GPU upload: %s", t ? t->name : "bias");
+    if (t) { /* f16 vectors become exact f32 */
+        float *all = malloc((size_t)(e0 + n) * sizeof *all);
+        if (!all) {
+            free(f);
+            return pdvm_fail(PDVM_ERR_NOMEM, "GPU upload: %s", t->name);
+        }
+        pdvm_dequant_row(t->type, t->data, all, e0 + n);
+        memcpy(f, all + e0, (size_t)n * sizeof *f);
+        free(all);
+    }
     pdvm_status st = pdvm_gl_buffer_write(s->gl, b, off, (uint64_t)n * 4, f);
     free(f);
     return st;
+}
+
+/* The part's vectors: whole norms, and the biases of its rows (zeros for
+ * a projection without one). */
+static pdvm_status upload_vectors(gpu_state *s, const gpu_group *g, const gpu_part *p)
+{
+    const pdvm_gl_buffer *b = &s->wbufs[p->buf];
+    const uint32_t len[] = {s->m->hp.n_embd, s->m->hp.n_embd, s->m->hp.head_dim,
+                            s->m->hp.head_dim};
+    for (int v = 0; v < GPU_V_BIAS; v++)
+        if (g->vec[v]) PDVM_TRY(upload_vec(s, b, p->vec_off[v], g->vec[v], 0, len[v]));
+    if (!g->has_bias) return PDVM_OK;
+    uint64_t off = p->vec_off[GPU_V_BIAS];
+    for (uint32_t k = 0; k < g->n_t; k++) {
+        const gpu_seg *sg = &p->seg[k];
+        PDVM_TRY(upload_vec(s, b, off, g->bias[k], sg->row0, sg->n_rows));
+        off += (uint64_t)sg->n_rows * 4;
+    }
+    return PDVM_OK;
 }
 
 /* One upload's window over the file and its repack staging. */
@@ -107,7 +138,7 @@ static pdvm_status upload_group(gpu_state *s, upload_io *io, const gpu_group *g,
     for (uint32_t i = 0; i < g->n_parts; i++) {
         const gpu_part *p = &g->parts[i];
         const pdvm_gl_buffer *b = &s->wbufs[p->buf];
-        if (g->norm) PDVM_TRY(upload_norm(s, b, p->norm_off, g->norm));
+        PDVM_TRY(upload_vectors(s, g, p));
         for (uint32_t k = 0; k < g->n_t; k++) {
             pdvm_status st = upload_seg(s, io, b, &p->seg[k]);
             if (st != PDVM_OK) return pdvm_fail_prefix(st, "uploading %s", p->seg[k].t->name);

@@ -60,13 +60,19 @@ pdvm_status pdvm_mem_check(const pdvm_mem_need *need, const pdvm_mem_avail *avai
                                                             : 0;
     uint32_t ctx = 64;
     while ((uint64_t)ctx * 2 <= fit && ctx < (1u << 30)) ctx *= 2;
-    char advice[64] = "try a smaller type";
-    if (fit >= 64) snprintf(advice, sizeof advice, "try -c %u or a smaller type", ctx);
+    bool seqs = need->n_seq > 1;
+    const char *fewer = seqs ? "fewer sequences or " : "";
+    char advice[80], ctx_text[48];
+    if (fit >= 64) snprintf(advice, sizeof advice, "try -c %u%s %sa smaller type", ctx,
+                            seqs ? "," : " or", fewer);
+    else snprintf(advice, sizeof advice, "try %sa smaller type", fewer);
+    if (seqs) snprintf(ctx_text, sizeof ctx_text, "%u x %u sequences", need->n_ctx, need->n_seq);
+    else snprintf(ctx_text, sizeof ctx_text, "%u", need->n_ctx);
     char t[32], w[32], k[32], sc[32], a[32];
     return pdvm_fail(PDVM_ERR_NOMEM, "not enough memory: needs %s (weights %s, KV cache %s for "
-                     "n_ctx %u, scratch %s), %s available (%s); %s",
+                     "n_ctx %s, scratch %s), %s available (%s); %s",
                      size_text(total, t, sizeof t), size_text(need->weights, w, sizeof w),
-                     size_text(need->kv, k, sizeof k), need->n_ctx,
+                     size_text(need->kv, k, sizeof k), ctx_text,
                      size_text(need->scratch, sc, sizeof sc), size_text(avail->bytes, a, sizeof a),
                      avail->source, advice);
 }
@@ -76,8 +82,9 @@ pdvm_status gpu_check_budget(gpu_state *s)
     const pdvm_hparams *hp = &s->m->hp;
     pdvm_mem_need need = {
         .weights = s->wp.total_bytes, .kv = s->kvp.total_bytes,
-        .scratch = (uint64_t)s->ap.n_floats * 4, .n_ctx = s->n_ctx,
-        .kv_per_pos = 2ull * 2 * hp->n_layer * hp->n_head_kv * hp->head_dim, /* K, V in f16 */
+        .scratch = (uint64_t)s->ap.n_floats * 4, .n_ctx = s->n_ctx, .n_seq = s->n_seq,
+        /* K and V in f16, in every sequence */
+        .kv_per_pos = 2ull * 2 * hp->n_layer * hp->n_head_kv * hp->head_dim * s->n_seq,
     };
     if (s->unfused) { /* the score buffers the unfused chain adds */
         gpu_score_plan sp;

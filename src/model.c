@@ -48,6 +48,14 @@ _Static_assert(offsetof(pdvm_layer, ffn_post_norm) ==
 const char *pdvm_layer_slot_name(pdvm_layer_slot s) { return slots[s].name; }
 const char *pdvm_layer_slot_suffix(pdvm_layer_slot s) { return slots[s].suffix; }
 
+static int64_t dim_value(const pdvm_hparams *hp, pdvm_dim d);
+
+void pdvm_layer_slot_shape(pdvm_layer_slot s, const pdvm_hparams *hp, int64_t ne[2])
+{
+    ne[0] = dim_value(hp, slots[s].in);
+    ne[1] = dim_value(hp, slots[s].out);
+}
+
 static pdvm_status bind_arch(const pdvm_gguf *g, pdvm_hparams *hp, const pdvm_arch **row)
 {
     gguf_str a;

@@ -85,6 +85,8 @@ typedef union pdvm_layer {
  * "attn_q" with suffix "bias"). */
 const char *pdvm_layer_slot_name(pdvm_layer_slot s);
 const char *pdvm_layer_slot_suffix(pdvm_layer_slot s); /* "weight" or "bias" */
+/* The slot's ne[0], ne[1] for these hyperparameters (1-D: ne[1] == 1). */
+void pdvm_layer_slot_shape(pdvm_layer_slot s, const pdvm_hparams *hp, int64_t ne[2]);
 
 typedef enum pdvm_act {
     PDVM_ACT_SILU = 0,      /* SwiGLU (Shazeer 2020): silu(gate) * up */

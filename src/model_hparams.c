@@ -220,9 +220,13 @@ static pdvm_status read_swa_pattern(const keys *k, uint32_t pattern, pdvm_arch_p
         return PDVM_OK;
     }
     PDVM_TRY(get_count(k, "attention.sliding_window_pattern", false, false, &pattern));
-    for (uint32_t l = 0; l < k->n_layer; l++)
-        ap->swa[l] = pattern == 0 || l % pattern < pattern - 1;
+    pdvm_arch_swa_layers(pattern, k->n_layer, ap);
     return PDVM_OK;
+}
+
+void pdvm_arch_swa_layers(uint32_t pattern, uint32_t n_layer, pdvm_arch_params *ap)
+{
+    for (uint32_t l = 0; l < n_layer; l++) ap->swa[l] = pattern == 0 || l % pattern < pattern - 1;
 }
 
 /* Sliding windows (gemma2 always, gemma3 when the file gives a window),
@@ -243,22 +247,27 @@ static pdvm_status read_swa(const keys *k, const pdvm_arch *row, pdvm_hparams *h
     return read_swa_pattern(k, row->swa_pattern, ap);
 }
 
-/* Activation, embedding and query scales, soft-caps. */
-static pdvm_status read_math(const keys *k, const pdvm_arch *row, const pdvm_hparams *hp,
-                             pdvm_arch_params *ap)
+void pdvm_arch_math_defaults(const pdvm_arch *row, const pdvm_hparams *hp, pdvm_arch_params *ap)
 {
     ap->act = row->act;
     ap->embd_scale = row->embd_scale ? sqrtf((float)hp->n_embd) : 1.0f;
     ap->attn_scale = 1.0f / sqrtf((float)hp->head_dim);
     if (row->big_n_layer && hp->n_layer == row->big_n_layer)
         ap->attn_scale = 1.0f / sqrtf((float)(hp->n_embd / hp->n_head));
+    ap->attn_softcap = row->attn_softcap;
+    ap->final_softcap = row->final_softcap;
+}
+
+/* Activation, embedding and query scales, soft-caps. */
+static pdvm_status read_math(const keys *k, const pdvm_arch *row, const pdvm_hparams *hp,
+                             pdvm_arch_params *ap)
+{
+    pdvm_arch_math_defaults(row, hp, ap);
     if (row->attn_scale_key) {
         float s = 0.0f;
         PDVM_TRY(get_any_float(k, "attention.scale", &s));
         if (s != 0.0f) ap->attn_scale = s;
     }
-    ap->attn_softcap = row->attn_softcap;
-    ap->final_softcap = row->final_softcap;
     if (row->attn_softcap != 0.0f) PDVM_TRY(get_float(k, "attn_logit_softcapping", false,
                                                       &ap->attn_softcap));
     if (row->softcap_keys) PDVM_TRY(get_any_float(k, "final_logit_softcapping",

@@ -1,5 +1,6 @@
 /* Hyperparameters of an architecture from its {arch}.* GGUF keys
- * (internal to model.c / model_hparams.c). */
+ * (internal to model.c / model_hparams.c, and the synthetic models of the
+ * bench, which take the same defaults without a file). */
 #ifndef PDVM_MODEL_HPARAMS_H
 #define PDVM_MODEL_HPARAMS_H
 
@@ -29,5 +30,13 @@ typedef enum pdvm_dim {
  * scaling type, per-layer values that differ, value_length != key_length). */
 pdvm_status pdvm_bind_hparams(const pdvm_gguf *g, const pdvm_arch *row, pdvm_hparams *hp,
                               pdvm_arch_params *ap);
+
+/* The row's activation, embedding scale, query scale and soft-caps for
+ * these hyperparameters, before any key overrides them. */
+void pdvm_arch_math_defaults(const pdvm_arch *row, const pdvm_hparams *hp, pdvm_arch_params *ap);
+
+/* llama.cpp's sliding-window period: layer l of n_layer attends to a
+ * window when l % pattern < pattern - 1 (pattern 0: every layer). */
+void pdvm_arch_swa_layers(uint32_t pattern, uint32_t n_layer, pdvm_arch_params *ap);
 
 #endif

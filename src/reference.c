@@ -103,14 +103,15 @@ void pdvm_ref_swiglu(const float *gate, const float *up, float *out, uint32_t n)
 
 struct pdvm_ref_state {
     const pdvm_model *m;
-    uint32_t n_ctx, kv_dim, q_dim;
+    uint32_t n_ctx, n_seq, kv_dim, q_dim;
+    uint32_t seq;        /* the sequence whose cache the pass in progress uses */
     bool kv_f16;
     float *vecs;         /* every 1-D layer tensor decoded: [n_layer][PDVM_LT_COUNT][wide] */
     size_t vec_stride;
     float *out_norm;     /* output_norm */
     float *factors;      /* RoPE frequency factors, n_rot / 2 */
     float *cs;           /* RoPE table of one position */
-    float *k_cache;      /* [n_layer][n_ctx][kv_dim] */
+    float *k_cache;      /* [n_seq][n_layer][n_ctx][kv_dim] */
     float *v_cache;
     float *x, *xb, *xb2; /* residual stream and scratch, n_embd (or q_dim) */
     float *q, *att;      /* q_dim */
@@ -170,8 +171,8 @@ static pdvm_status alloc_buffers(pdvm_ref_state *s)
 {
     const pdvm_hparams *hp = &s->m->hp;
     size_t wide = hp->n_embd > s->q_dim ? hp->n_embd : s->q_dim;
-    size_t kv = (size_t)hp->n_layer * s->n_ctx * s->kv_dim;
-    if (s->kv_dim != 0 && kv / s->kv_dim / s->n_ctx != hp->n_layer)
+    size_t kv = (size_t)s->n_seq * hp->n_layer * s->n_ctx * s->kv_dim;
+    if (s->kv_dim != 0 && kv / s->kv_dim / s->n_ctx / s->n_seq != hp->n_layer)
         return pdvm_fail(PDVM_ERR_NOMEM, "reference: KV cache size overflows");
     s->vec_stride = wide;
     s->vecs = malloc((size_t)hp->n_layer * PDVM_LT_COUNT * wide * sizeof(float));
@@ -196,15 +197,22 @@ static pdvm_status alloc_buffers(pdvm_ref_state *s)
 
 pdvm_status pdvm_ref_create(const pdvm_model *m, uint32_t n_ctx, pdvm_ref_state **out)
 {
+    return pdvm_ref_create_seq(m, n_ctx, 1, out);
+}
+
+pdvm_status pdvm_ref_create_seq(const pdvm_model *m, uint32_t n_ctx, uint32_t n_seq,
+                                pdvm_ref_state **out)
+{
     if (!out) return pdvm_fail(PDVM_ERR_INVALID_ARG, "pdvm_ref_create: out is NULL");
     *out = NULL;
-    if (!m || n_ctx == 0)
-        return pdvm_fail(PDVM_ERR_INVALID_ARG, "pdvm_ref_create: no model or n_ctx 0");
+    if (!m || n_ctx == 0 || n_seq == 0)
+        return pdvm_fail(PDVM_ERR_INVALID_ARG, "pdvm_ref_create: no model, n_ctx 0 or n_seq 0");
     PDVM_TRY(check_model(m));
     pdvm_ref_state *s = calloc(1, sizeof *s);
     if (!s) return pdvm_fail(PDVM_ERR_NOMEM, "reference state");
     s->m = m;
     s->n_ctx = n_ctx;
+    s->n_seq = n_seq;
     s->kv_dim = m->hp.n_head_kv * m->hp.head_dim;
     s->q_dim = m->hp.n_head * m->hp.head_dim;
     pdvm_status st = alloc_buffers(s);
@@ -230,11 +238,13 @@ void pdvm_ref_set_kv_f16(pdvm_ref_state *s, bool on) { s->kv_f16 = on; }
 
 static float *cache_at(const pdvm_ref_state *s, bool v, uint32_t l, uint32_t pos)
 {
-    return (v ? s->v_cache : s->k_cache) + ((size_t)l * s->n_ctx + pos) * s->kv_dim;
+    size_t at = ((size_t)s->seq * s->m->hp.n_layer + l) * s->n_ctx + pos;
+    return (v ? s->v_cache : s->k_cache) + at * s->kv_dim;
 }
 
 void pdvm_ref_kv_write(pdvm_ref_state *s, uint32_t l, uint32_t pos, const float *k, const float *v)
 {
+    s->seq = 0;
     memcpy(cache_at(s, false, l, pos), k, s->kv_dim * sizeof(float));
     memcpy(cache_at(s, true, l, pos), v, s->kv_dim * sizeof(float));
 }
@@ -353,6 +363,12 @@ static void output(pdvm_ref_state *s, float *logits)
 
 pdvm_status pdvm_ref_forward(pdvm_ref_state *s, int32_t token, uint32_t pos, float *logits)
 {
+    return pdvm_ref_forward_seq(s, token, 0, pos, logits);
+}
+
+pdvm_status pdvm_ref_forward_seq(pdvm_ref_state *s, int32_t token, uint32_t seq, uint32_t pos,
+                                 float *logits)
+{
     const pdvm_model *m = s->m;
     if (token < 0 || token >= m->tok_embd.ne[1])
         return pdvm_fail(PDVM_ERR_INVALID_ARG, "reference: token %d is outside 0..%lld", token,
@@ -360,6 +376,10 @@ pdvm_status pdvm_ref_forward(pdvm_ref_state *s, int32_t token, uint32_t pos, flo
     if (pos >= s->n_ctx)
         return pdvm_fail(PDVM_ERR_CONTEXT_FULL, "reference: position %u is past n_ctx %u", pos,
                          s->n_ctx);
+    if (seq >= s->n_seq)
+        return pdvm_fail(PDVM_ERR_INVALID_ARG, "reference: sequence %u is not below n_seq %u",
+                         seq, s->n_seq);
+    s->seq = seq;
     embed(s, token);
     for (uint32_t l = 0; l < m->hp.n_layer; l++) {
         attention_block(s, l, pos);
@@ -371,5 +391,5 @@ pdvm_status pdvm_ref_forward(pdvm_ref_state *s, int32_t token, uint32_t pos, flo
 
 size_t pdvm_ref_kv_bytes(const pdvm_ref_state *s)
 {
-    return 2 * (size_t)s->m->hp.n_layer * s->n_ctx * s->kv_dim * sizeof(float);
+    return 2 * (size_t)s->n_seq * s->m->hp.n_layer * s->n_ctx * s->kv_dim * sizeof(float);
 }

@@ -48,22 +48,30 @@ float pdvm_ref_act(pdvm_act act, float g);
 void pdvm_ref_glu(pdvm_act act, const float *gate, const float *up, float *out, uint32_t n);
 void pdvm_ref_swiglu(const float *gate, const float *up, float *out, uint32_t n);
 
-/* Whole forward pass with an f32 KV cache of n_ctx positions. */
+/* Whole forward pass with an f32 KV cache of n_ctx positions for each of
+ * n_seq independent sequences (pdvm_ref_create: one). */
 typedef struct pdvm_ref_state pdvm_ref_state;
 pdvm_status pdvm_ref_create(const pdvm_model *m, uint32_t n_ctx, pdvm_ref_state **out);
+pdvm_status pdvm_ref_create_seq(const pdvm_model *m, uint32_t n_ctx, uint32_t n_seq,
+                                pdvm_ref_state **out);
 /* One token at position pos (< n_ctx); logits[n_vocab]. logits may be NULL
  * to skip the output projection (prompt tokens before the last). Errors:
  * PDVM_ERR_INVALID_ARG (token id), PDVM_ERR_CONTEXT_FULL (pos >= n_ctx). */
 pdvm_status pdvm_ref_forward(pdvm_ref_state *s, int32_t token, uint32_t pos, float *logits);
+/* The same on sequence seq's cache (pdvm_ref_forward: sequence 0): the
+ * token attends to that sequence's positions only. Errors as above, and
+ * PDVM_ERR_INVALID_ARG for seq >= n_seq. */
+pdvm_status pdvm_ref_forward_seq(pdvm_ref_state *s, int32_t token, uint32_t seq, uint32_t pos,
+                                 float *logits);
 void pdvm_ref_free(pdvm_ref_state *s);
 /* Round K and V to f16 as they enter the cache, like the GPU's f16 cache
  * (tests compare the GPU against this tightly). */
 void pdvm_ref_set_kv_f16(pdvm_ref_state *s, bool on);
-/* Overwrite the cached K and V (kv_dim floats each) of layer l at pos:
+/* Overwrite sequence 0's cached K and V (kv_dim floats each) of layer l at pos:
  * tests take the GPU's cache, so per-step errors do not compound. */
 void pdvm_ref_kv_write(pdvm_ref_state *s, uint32_t l, uint32_t pos, const float *k, const float *v);
 
-/* Bytes the f32 K and V caches take. */
+/* Bytes the f32 K and V caches of every sequence take. */
 size_t pdvm_ref_kv_bytes(const pdvm_ref_state *s);
 
 #endif

@@ -7,6 +7,7 @@
 
 #define PDVM_DEFAULT_N_CTX 4096u
 #define PDVM_MAX_N_CTX (1u << 20)
+#define PDVM_MAX_N_SEQ 256u /* llama.cpp's LLAMA_MAX_SEQ */
 
 /* The KV cache length a session with this n_ctx parameter gets:
  * 0 -> min(n_ctx_train, 4096) (4096 when the model does not say). */
@@ -15,7 +16,8 @@ uint32_t pdvm_session_resolve_n_ctx(const pdvm_model *m, uint32_t n_ctx);
 /* The session's backend and its state. */
 const pdvm_backend_ops *pdvm_session_ops(const pdvm_session *s);
 void *pdvm_session_state(pdvm_session *s);
-/* Set the position without evaluating (bench: decode at a depth). */
+/* Set sequence 0's position without evaluating (bench: decode at a
+ * depth). */
 pdvm_status pdvm_session_set_pos(pdvm_session *s, uint32_t pos);
 
 #endif

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "arch_golden.h"
+#include "cli_util.h"
 #include "test_util.h"
 
 static const char *const goldens[] = {
@@ -16,7 +17,7 @@ static const char *const goldens[] = {
     "llama3-q5_K", "smollm-f32",  "smollm-q4_0", "smollm-q5_1", "qwen2-f32",   "qwen2-q8_0",
     "qwen2-q4_K",  "qwen3-f32",   "qwen3-q8_0",  "qwen3-q4_1",  "phi3-f32",    "phi3-q4_K",
     "phi3-q8_0",   "gemma2-f32",  "gemma2-q8_0", "gemma2-q4_0", "gemma3-f32",  "gemma3-bf16",
-    "gemma3-q5_0",
+    "gemma3-q5_0", "smollm-iq4_nl", "phi3-iq4_xs",
 };
 
 const char *arch_golden_name(size_t i)
@@ -109,4 +110,85 @@ double arch_golden_step_err(const arch_golden *g, int step, const float *logits)
         if (ref > scale) scale = ref;
     }
     return scale > 0 ? worst / scale : worst;
+}
+
+/* The golden's text field, unescaped (\\ \t \n \r). */
+static void unescape(const char *in, char *out, size_t cap)
+{
+    size_t n = 0;
+    for (; *in && n + 1 < cap; in++) {
+        if (*in == '\\' && in[1]) {
+            in++;
+            out[n++] = *in == 't' ? '\t' : *in == 'n' ? '\n' : *in == 'r' ? '\r' : *in;
+        } else {
+            out[n++] = *in;
+        }
+    }
+    out[n] = '\0';
+}
+
+/* Length of the well-formed UTF-8 sequence at p (RFC 3629), 0 if none. */
+static size_t utf8_ok(const unsigned char *p)
+{
+    unsigned char c = p[0];
+    if (c < 0x80) return 1;
+    size_t n = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+    unsigned char lo = c == 0xE0 ? 0xA0 : c == 0xF0 ? 0x90 : 0x80;
+    unsigned char hi = c == 0xED ? 0x9F : c == 0xF4 ? 0x8F : 0xBF;
+    for (size_t i = 1; i < n; i++)
+        if (p[i] < (i == 1 ? lo : 0x80) || p[i] > (i == 1 ? hi : 0xBF)) return 0;
+    return n;
+}
+
+/* llama.cpp prints a token's raw bytes, which byte-level vocabularies cut
+ * mid-character; pdvm's streaming text never does: each maximal ill-formed
+ * subsequence becomes one U+FFFD (Unicode's recommended practice). The
+ * golden text in the same terms. */
+static void well_formed(const char *in, char *out, size_t cap)
+{
+    const unsigned char *p = (const unsigned char *)in;
+    size_t n = 0;
+    while (*p && n + 4 < cap) {
+        size_t k = utf8_ok(p);
+        if (k) {
+            memcpy(out + n, p, k), n += k, p += k;
+            continue;
+        }
+        /* The maximal subpart: a valid lead and the continuations that fit. */
+        size_t skip = 1;
+        while (p[skip] && skip < 4 && (p[skip] & 0xC0) == 0x80 && p[0] >= 0xC2 && p[0] <= 0xF4) {
+            unsigned char t[5] = {0};
+            memcpy(t, p, skip + 1);
+            if (utf8_ok(t) == 0 && (t[1] < 0x80 || (skip == 1 && ((p[0] == 0xE0 && t[1] < 0xA0) ||
+                (p[0] == 0xED && t[1] > 0x9F) || (p[0] == 0xF0 && t[1] < 0x90) ||
+                (p[0] == 0xF4 && t[1] > 0x8F))))) break;
+            skip++;
+        }
+        memcpy(out + n, "\xEF\xBF\xBD", 3), n += 3, p += skip;
+    }
+    out[n] = '\0';
+}
+
+void arch_golden_text(const arch_golden *g, char *out, size_t cap)
+{
+    static char raw[sizeof g->text];
+    unescape(g->text, raw, sizeof raw);
+    well_formed(raw, out, cap);
+}
+
+void arch_golden_expect_cli_text(const arch_golden *g, const char *path, const char *backend,
+                                 const char *const *env)
+{
+    static char want[3 * sizeof g->text + 64], text[3 * sizeof g->text];
+    arch_golden_text(g, text, sizeof text);
+    snprintf(want, sizeof want, "Once upon a time%s\n", text);
+    cli_opts o = {.env = env};
+    cli_result r = cli_run((const char *const[]){"run", "-m", path, "-p", "Once upon a time", "-n",
+                                                 "64", "--temp", "0", "-c", "256", "--backend",
+                                                 backend, NULL}, &o);
+    if (r.code != 0) fail_msg("%s-%s: exit %d: %s", g->spec->name, g->type_name, r.code, r.err);
+    if (strcmp(r.out, want) != 0)
+        fail_msg("%s-%s (%s, %s):\n  pdvm:      %s  llama.cpp: %s", g->spec->name, g->type_name,
+                 backend, env && env[0] ? env[0] : "", r.out, want);
+    cli_result_free(&r);
 }

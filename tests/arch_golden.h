@@ -37,6 +37,17 @@ void arch_golden_read(const char *name, arch_golden *g);
  * the vocabulary folder is missing. */
 void arch_golden_model(const arch_golden *g, const char *dir, char *path, size_t cap);
 
+/* llama-cli's continuation as pdvm prints it: unescaped, and each
+ * maximal ill-formed UTF-8 subsequence (llama.cpp prints a byte-level
+ * token's raw bytes) as one U+FFFD. out needs 3 * sizeof g->text. */
+void arch_golden_text(const arch_golden *g, char *out, size_t cap);
+
+/* `pdvm run -m path -p "Once upon a time" -n 64 --temp 0 -c 256 --backend
+ * backend` with env (see cli_opts) must print the prompt and the golden's
+ * text (the golden's prompt is that one); fails the test otherwise. */
+void arch_golden_expect_cli_text(const arch_golden *g, const char *path, const char *backend,
+                                 const char *const *env);
+
 /* Largest |ours - llama.cpp| over the recorded top logits of a step,
  * relative to the step's largest |logit|. */
 double arch_golden_step_err(const arch_golden *g, int step, const float *logits);

@@ -53,6 +53,13 @@ static const arch_spec tinyllama = {
     .n_embd = 2048, .n_layer = 22, .n_head = 32, .n_head_kv = 4, .n_ff = 5632,
     .n_ctx_train = 2048, .rope_base = 10000.0f, .rms_eps = 1e-5f};
 
+/* Llama-3-8B's shape (its config.json), for the memory figure on a GPU
+ * with its own memory. */
+static const arch_spec llama3_8b = {
+    .name = "llama-3-8b", .arch = "llama", .vocab = "ggml-vocab-llama-bpe.gguf",
+    .n_embd = 4096, .n_layer = 32, .n_head = 32, .n_head_kv = 8, .n_ff = 14336,
+    .n_ctx_train = 8192, .rope_base = 500000.0f, .rms_eps = 1e-5f};
+
 static const arch_spec big_embd = {
     .name = "big-embd", .arch = "llama", .vocab = "ggml-vocab-llama-spm.gguf", .n_embd = 5120,
     .n_layer = 1, .n_head = 40, .n_head_kv = 8, .n_ff = 2048, .n_ctx_train = 2048,
@@ -63,6 +70,7 @@ const arch_spec *arch_spec_find(const char *name)
     for (size_t i = 0; i < N_SPECS; i++)
         if (!strcmp(specs[i].name, name)) return &specs[i];
     if (!strcmp(tinyllama.name, name)) return &tinyllama;
+    if (!strcmp(llama3_8b.name, name)) return &llama3_8b;
     return !strcmp(big_embd.name, name) ? &big_embd : NULL;
 }
 
@@ -243,7 +251,8 @@ static void add_layer(model_out *m, const arch_spec *s, uint32_t l, uint32_t typ
 #define NAME(suffix) (snprintf(n, sizeof n, "blk.%u." suffix, l), n)
     add_vector(m, NAME("attn_norm.weight"), e, 0.8f, 1.2f);
     if (s->fused_qkv) {
-        add_tensor(m, NAME("attn_qkv.weight"), type, e, q + 2 * kv, 2.0 / sqrt((double)e));
+        add_tensor(m, NAME("attn_qkv.weight"), type, e, q + 2 * kv + s->qkv_extra_rows,
+                   2.0 / sqrt((double)e));
     } else {
         /* Peaked attention: which tokens came before matters. */
         add_tensor(m, NAME("attn_q.weight"), type, e, q, 2.0 / sqrt((double)e));

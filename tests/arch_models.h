@@ -29,14 +29,17 @@ typedef struct arch_spec {
     float rope_base_swa, rope_scale; /* keys written when non-zero */
     float attn_softcap, final_softcap; /* keys written when non-zero */
     bool embd_f32;      /* token_embd in f32 whatever the weight type */
+    uint32_t qkv_extra_rows; /* hostile files: attn_qkv rows beyond q + k + v */
 } arch_spec;
 
 /* The architectures the tests cover (one per family of the issue). */
 size_t arch_spec_count(void);
 const arch_spec *arch_spec_at(size_t i);
-/* One of those by name, or one of two large shapes that are not among them
+/* One of those by name, or one of three large shapes that are not among them
  * (too large to loop over): "tinyllama-1.1b", TinyLlama-1.1B's shape (n_embd
  * 2048, 22 layers, 32 heads, 4 KV heads, n_ff 5632, llama-spm vocabulary);
+ * "llama-3-8b", Llama-3-8B's (n_embd 4096, 32 layers, 8 KV heads, n_ff
+ * 14336, llama-bpe vocabulary);
  * "big-embd", a 637 MB file (at q4_0) that is mostly its f32 token
  * embedding (llama-spm vocabulary, n_embd 4096, one layer), of which a
  * token reads one row: a large upload that decodes fast on llvmpipe. NULL

@@ -249,12 +249,14 @@ static void fused_attention_case(fixture *f, const pdvm_hparams *hp, uint32_t n_
     pdvm_gl_buffer b_k = make_buffer(f, kv.kw, words * 4), b_v = make_buffer(f, kv.vw, words * 4);
     pdvm_gl_buffer b_kb = make_buffer(f, kb, words * 4), b_vb = make_buffer(f, vb, words * 4);
 
-    gpu_attn_args a = {&b_act, &b_k, &b_v, hp, 0, part, max_slots, 0, 0, stride, 0, n_a, chunk, 0};
+    /* scale 0: 1/sqrt(head_dim); no soft-cap (test_arch_gpu covers both). */
+    gpu_attn_args a = {&b_act, &b_k, &b_v, hp,    0, part, max_slots, 0, 0, stride, 0, n_a, chunk,
+                       0,     0.0f, 0.0f};
     LAUNCH(gpu_op_attn(&f->k, &a));
     uint32_t slots = (n_a + chunk - 1) / chunk;
     if (n_b) {
         gpu_attn_args b = {&b_act, &b_kb, &b_vb, hp, 0, part, max_slots, 0, 0, n_b, 0, n_b, chunk,
-                           slots};
+                           slots, 0.0f, 0.0f};
         LAUNCH(gpu_op_attn(&f->k, &b));
         slots += (n_b + chunk - 1) / chunk;
     }
@@ -607,7 +609,7 @@ static void rmsnorm_unfused(void **state)
         float *wp = calloc(n + 4, 4);
         memcpy(wp + 4, w, n * 4);
         pdvm_gl_buffer b_w = make_buffer(f, wp, (uint64_t)(n + 4) * 4);
-        LAUNCH(gpu_op_rmsnorm(&f->k, &(gpu_norm_args){&b_act, &b_w, n, 1e-6f, x, y, 16}));
+        LAUNCH(gpu_op_rmsnorm(&f->k, &(gpu_norm_args){&b_act, &b_w, n, 1e-6f, x, y, 16, 1}));
         read_floats(f, &b_act, y, n, got);
         expect_close(got, want, n, 1e-5, "rmsnorm");
         pdvm_gl_buffer_delete(f->gl, &b_act);

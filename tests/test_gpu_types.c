@@ -581,7 +581,7 @@ static void embedding_every_type(void **state)
         pdvm_gl_buffer b_act = make_buffer(f, act, (n + 8) * 4);
         for (uint32_t row = 0; row < n_rows; row += 3) {
             pdvm_dequant_row(t, w + row * rb, want, n);
-            LAUNCH(gpu_op_embd(&f->k, &(gpu_embd_args){&b_act, &b_w, t, n, 3, row * rb}));
+            LAUNCH(gpu_op_embd(&f->k, &(gpu_embd_args){&b_act, &b_w, t, n, 3, row * rb, 1.0f}));
             read_floats(f, &b_act, 3, n, got);
             char what[64];
             snprintf(what, sizeof what, "embedding %s row %u", pdvm_type_name(t), row);
@@ -622,7 +622,7 @@ static void synthetic_fill_decodes(void **state)
         pdvm_gl_buffer b_act = make_buffer(f, act, n * 4);
         double amax = 0;
         for (uint32_t row = 0; row < n_rows; row++) {
-            LAUNCH(gpu_op_embd(&f->k, &(gpu_embd_args){&b_act, &b_w, t, n, 0, row * rb}));
+            LAUNCH(gpu_op_embd(&f->k, &(gpu_embd_args){&b_act, &b_w, t, n, 0, row * rb, 1.0f}));
             read_floats(f, &b_act, 0, n, got);
             for (uint32_t k = 0; k < n; k++) {
                 if (!isfinite(got[k]))

@@ -60,6 +60,21 @@ static void test_refusal_message(void **state)
                         "not enough memory: needs 3.90 GiB (weights 3.50 GiB, KV cache 400.0 MiB "
                         "for n_ctx 8192, scratch 10.0 MiB), 2.10 GiB available "
                         "(GL_NVX_gpu_memory_info); try a smaller type");
+    /* Four sequences: the context advised is each one's. */
+    need = (pdvm_mem_need){.weights = 1024 * mib, .kv = 4096 * mib, .scratch = 0,
+                           .kv_per_pos = 4 * 32 * 1024, .n_ctx = 32768, .n_seq = 4};
+    avail = (pdvm_mem_avail){2048 * mib, "MemAvailable"};
+    assert_int_equal(pdvm_mem_check(&need, &avail), PDVM_ERR_NOMEM);
+    assert_string_equal(pdvm_last_error(),
+                        "not enough memory: needs 5.00 GiB (weights 1.00 GiB, KV cache 4.00 GiB "
+                        "for n_ctx 32768 x 4 sequences, scratch 0.0 MiB), 2.00 GiB available "
+                        "(MemAvailable); try -c 8192, fewer sequences or a smaller type");
+    need.weights = 2048 * mib;
+    assert_int_equal(pdvm_mem_check(&need, &avail), PDVM_ERR_NOMEM);
+    assert_non_null(strstr(pdvm_last_error(), "; try fewer sequences or a smaller type"));
+    need = (pdvm_mem_need){.weights = 3584 * mib, .kv = 400 * mib, .scratch = 10 * mib,
+                           .kv_per_pos = 51200, .n_ctx = 8192};
+    avail = (pdvm_mem_avail){2150 * mib, "GL_NVX_gpu_memory_info"};
     /* Fits exactly; unknown availability is not checked. */
     avail.bytes = need.weights + need.kv + need.scratch;
     assert_int_equal(pdvm_mem_check(&need, &avail), PDVM_OK);

@@ -1,7 +1,9 @@
 /* Synthetic models (pdvm_bench.h): the exact shapes of real ones, from
- * their published config.json files, with no file behind them. */
+ * their published config.json files, with no file behind them; their
+ * layers are walked from the architecture table like a file's. */
 #include "pdvm_bench.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,23 +11,42 @@
 #include "error.h"
 #include "gpu_types.h"
 #include "model.h"
+#include "model_arch.h"
+#include "model_hparams.h"
 #include "quant.h"
 
 typedef struct synth_shape {
-    const char *name;
+    const char *name, *arch;
     uint32_t n_embd, n_layer, n_head, n_head_kv, n_ff, n_vocab, n_ctx_train;
+    uint32_t head_dim;         /* 0: n_embd / n_head */
     float rope_freq_base;
-    pdvm_rope_type rope_type;
+    bool qkv_bias, tied;       /* Q/K/V biases present; no output.weight */
+    uint32_t n_swa, swa_pattern; /* window size and period (0: the row's) */
 } synth_shape;
 
-/* Shapes from the models' published config.json files. */
+/* Shapes from the models' published config.json files; the rest of each
+ * layer (biases, Q/K norms, post-norms, the activation, soft-caps, window
+ * layers) follows the architecture's row as a file would bind it. */
 static const synth_shape shapes[] = {
-    {"stories15M", 288, 6, 6, 6, 768, 32000, 256, 10000.0f, PDVM_ROPE_NORM},
-    {"tinyllama-1.1b", 2048, 22, 32, 4, 5632, 32000, 2048, 10000.0f, PDVM_ROPE_NORM},
-    {"llama-3.2-1b", 2048, 16, 32, 8, 8192, 128256, 131072, 500000.0f, PDVM_ROPE_NORM},
-    {"qwen2.5-0.5b", 896, 24, 14, 2, 4864, 151936, 32768, 1000000.0f, PDVM_ROPE_NEOX},
-    {"llama-3-8b", 4096, 32, 32, 8, 14336, 128256, 8192, 500000.0f, PDVM_ROPE_NORM},
-    {"phi-4-14b", 5120, 40, 40, 10, 17920, 100352, 16384, 250000.0f, PDVM_ROPE_NORM},
+    /* name, arch, n_embd, n_layer, n_head, n_head_kv, n_ff, n_vocab, n_ctx_train, head_dim,
+     * rope_freq_base, qkv_bias, tied, n_swa, swa_pattern */
+    {"stories15M", "llama", 288, 6, 6, 6, 768, 32000, 256, 0, 10000.0f, false, false, 0, 0},
+    {"tinyllama-1.1b", "llama", 2048, 22, 32, 4, 5632, 32000, 2048, 0, 10000.0f, false, false, 0,
+     0},
+    {"llama-3.2-1b", "llama", 2048, 16, 32, 8, 8192, 128256, 131072, 0, 500000.0f, false, true, 0,
+     0},
+    {"qwen2.5-0.5b", "qwen2", 896, 24, 14, 2, 4864, 151936, 32768, 0, 1000000.0f, true, true, 0,
+     0},
+    {"qwen3-0.6b", "qwen3", 1024, 28, 16, 8, 3072, 151936, 40960, 128, 1000000.0f, false, true, 0,
+     0},
+    {"phi-3.5-mini", "phi3", 3072, 32, 32, 32, 8192, 32064, 131072, 0, 10000.0f, false, false, 0,
+     0},
+    {"gemma-2-2b", "gemma2", 2304, 26, 8, 4, 9216, 256000, 8192, 256, 10000.0f, false, true, 4096,
+     0},
+    {"gemma-3-1b", "gemma3", 1152, 26, 4, 1, 6912, 262144, 32768, 256, 1000000.0f, false, true, 512,
+     6},
+    {"llama-3-8b", "llama", 4096, 32, 32, 8, 14336, 128256, 8192, 0, 500000.0f, false, false, 0, 0},
+    {"phi-4-14b", "phi3", 5120, 40, 40, 10, 17920, 100352, 16384, 0, 250000.0f, false, false, 0, 0},
 };
 #define N_SHAPES (sizeof shapes / sizeof shapes[0])
 
@@ -71,25 +92,35 @@ static void set_tensor(pdvm_tensor *t, char *name, const char *fmt, int layer, u
     t->data = NULL;
 }
 
-static void bind_layer(pdvm_layer *l, char (*names)[48], int i, const pdvm_hparams *hp,
-                       uint32_t type)
+static bool is_bias(pdvm_layer_slot k)
 {
-    const int64_t d = hp->n_embd, kv = (int64_t)hp->n_head_kv * hp->head_dim, ff = hp->n_ff;
-    set_tensor(&l->attn_norm, names[0], "blk.%d.attn_norm.weight", i, type, d, 1);
-    set_tensor(&l->attn_q, names[1], "blk.%d.attn_q.weight", i, type, d, d);
-    set_tensor(&l->attn_k, names[2], "blk.%d.attn_k.weight", i, type, d, kv);
-    set_tensor(&l->attn_v, names[3], "blk.%d.attn_v.weight", i, type, d, kv);
-    set_tensor(&l->attn_output, names[4], "blk.%d.attn_output.weight", i, type, d, d);
-    set_tensor(&l->ffn_norm, names[5], "blk.%d.ffn_norm.weight", i, type, d, 1);
-    set_tensor(&l->ffn_gate, names[6], "blk.%d.ffn_gate.weight", i, type, d, ff);
-    set_tensor(&l->ffn_up, names[7], "blk.%d.ffn_up.weight", i, type, d, ff);
-    set_tensor(&l->ffn_down, names[8], "blk.%d.ffn_down.weight", i, type, ff, d);
+    return k == PDVM_LT_ATTN_Q_B || k == PDVM_LT_ATTN_K_B || k == PDVM_LT_ATTN_V_B;
 }
 
-static pdvm_hparams shape_hparams(const synth_shape *s)
+/* Every slot the row requires, and the optional biases when the shape has
+ * them; phi3's fused ffn_up is bound as separate gate and up (the same
+ * bytes, the GPU reads them as two row ranges either way). */
+static void bind_layer(pdvm_layer *l, char (*names)[48], int i, const pdvm_hparams *hp,
+                       const pdvm_arch *row, const synth_shape *s, uint32_t type)
+{
+    for (int k = 0; k < PDVM_LT_COUNT; k++) {
+        uint8_t need = row->need[k];
+        if (row->ffn_up_fused && k == PDVM_LT_FFN_GATE) need = ARCH_REQUIRED;
+        if (need == ARCH_NONE || (need == ARCH_OPTIONAL && !(s->qkv_bias && is_bias(k))))
+            continue;
+        char fmt[64];
+        snprintf(fmt, sizeof fmt, "blk.%%d.%s.%s", pdvm_layer_slot_name(k),
+                 pdvm_layer_slot_suffix(k));
+        int64_t ne[2];
+        pdvm_layer_slot_shape(k, hp, ne);
+        set_tensor(&l->t[k], names[k], fmt, i, type, ne[0], ne[1]);
+    }
+}
+
+static pdvm_hparams shape_hparams(const synth_shape *s, const pdvm_arch *row)
 {
     pdvm_hparams hp = {0};
-    snprintf(hp.arch, sizeof hp.arch, "%s", "llama");
+    snprintf(hp.arch, sizeof hp.arch, "%s", row->name);
     hp.n_vocab = s->n_vocab;
     hp.n_ctx_train = s->n_ctx_train;
     hp.n_embd = s->n_embd;
@@ -97,12 +128,27 @@ static pdvm_hparams shape_hparams(const synth_shape *s)
     hp.n_ff = s->n_ff;
     hp.n_head = s->n_head;
     hp.n_head_kv = s->n_head_kv;
-    hp.head_dim = s->n_embd / s->n_head;
+    hp.head_dim = s->head_dim ? s->head_dim : s->n_embd / s->n_head;
     hp.n_rot = hp.head_dim;
-    hp.rms_eps = 1e-5f;
+    hp.rms_eps = 1e-6f;
     hp.rope_freq_base = s->rope_freq_base;
-    hp.rope_type = s->rope_type;
+    hp.rope_type = row->rope_type;
+    hp.n_swa = row->swa_pattern ? s->n_swa : 0;
     return hp;
+}
+
+/* What model_hparams.c derives for a file without the optional keys. */
+static void shape_arch_params(const synth_shape *s, const pdvm_arch *row, pdvm_model *m)
+{
+    pdvm_arch_params *ap = &m->ap;
+    pdvm_arch_math_defaults(row, &m->hp, ap);
+    ap->rope_freq_scale = 1.0f;
+    ap->rope_attn_factor = 1.0f;
+    ap->n_ctx_orig = s->n_ctx_train;
+    ap->rope_freq_base_swa = row->swa_base_is_base ? s->rope_freq_base : 10000.0f;
+    ap->rope_freq_scale_swa = 1.0f;
+    if (m->hp.n_swa)
+        pdvm_arch_swa_layers(s->swa_pattern ? s->swa_pattern : row->swa_pattern, s->n_layer, ap);
 }
 
 static uint64_t count_params(const pdvm_model *m)
@@ -111,7 +157,9 @@ static uint64_t count_params(const pdvm_model *m)
     uint64_t per_layer = 0;
     for (size_t k = 0; k < sizeof(pdvm_layer) / sizeof(pdvm_tensor); k++)
         per_layer += (uint64_t)t[k].ne[0] * (uint64_t)t[k].ne[1];
-    return per_layer * m->hp.n_layer + 2ull * m->hp.n_embd * m->hp.n_vocab + m->hp.n_embd;
+    uint64_t embd = (uint64_t)m->hp.n_embd * m->hp.n_vocab;
+    bool tied = m->output.name == m->tok_embd.name;
+    return per_layer * m->hp.n_layer + (tied ? 1 : 2) * embd + m->hp.n_embd;
 }
 
 pdvm_status pdvm_synthetic_model(const char *name, uint32_t type, pdvm_model **out)
@@ -119,10 +167,15 @@ pdvm_status pdvm_synthetic_model(const char *name, uint32_t type, pdvm_model **o
     const synth_shape *s = NULL;
     for (size_t i = 0; i < N_SHAPES; i++)
         if (!strcmp(name, shapes[i].name)) s = &shapes[i];
-    if (!s)
-        return pdvm_fail(PDVM_ERR_INVALID_ARG,
-                         "unknown synthetic model '%s' (known: stories15M, tinyllama-1.1b, "
-                         "llama-3.2-1b, qwen2.5-0.5b, llama-3-8b, phi-4-14b)", name);
+    if (!s) {
+        char known[512] = "";
+        for (size_t i = 0; i < N_SHAPES; i++)
+            snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s", i ? ", " : "",
+                     shapes[i].name);
+        return pdvm_fail(PDVM_ERR_INVALID_ARG, "unknown synthetic model '%s' (known: %s)", name,
+                         known);
+    }
+    const pdvm_arch *row = pdvm_arch_find((gguf_str){s->arch, strlen(s->arch)});
     if (!gpu_type_find(type)) {
         char types[256];
         gpu_type_names(types, sizeof types);
@@ -140,13 +193,15 @@ pdvm_status pdvm_synthetic_model(const char *name, uint32_t type, pdvm_model **o
         return pdvm_fail(PDVM_ERR_NOMEM, "synthetic model %s: out of host memory", name);
     }
     pdvm_model *m = &st->model;
-    m->hp = shape_hparams(s);
+    m->hp = shape_hparams(s, row);
+    shape_arch_params(s, row, m);
     for (uint32_t i = 0; i < s->n_layer; i++)
-        bind_layer(&m->layers[i], st->names + 3 + per_layer * i, (int)i, &m->hp, type);
+        bind_layer(&m->layers[i], st->names + 3 + per_layer * i, (int)i, &m->hp, row, s, type);
     set_tensor(&m->tok_embd, st->names[0], "token_embd.weight%.0d", 0, type, s->n_embd,
                s->n_vocab);
     set_tensor(&m->output_norm, st->names[1], "output_norm.weight%.0d", 0, type, s->n_embd, 1);
-    set_tensor(&m->output, st->names[2], "output.weight%.0d", 0, type, s->n_embd, s->n_vocab);
+    if (s->tied || row->output_tied) m->output = m->tok_embd;
+    else set_tensor(&m->output, st->names[2], "output.weight%.0d", 0, type, s->n_embd, s->n_vocab);
     m->n_params = count_params(m);
     *out = m;
     return PDVM_OK;

@@ -12,18 +12,22 @@
 /* The help text's synopsis, T listing the GPU weight types. */
 static void synopsis(char *buf, size_t cap)
 {
-    char types[256];
+    char types[256], shapes[512] = "";
     pdvm_bench_type_names(types, sizeof types);
+    for (size_t i = 0; pdvm_synthetic_name(i); i++) {
+        size_t n = strlen(shapes);
+        snprintf(shapes + n, sizeof shapes - n, "%s%s", i ? ", " : "", pdvm_synthetic_name(i));
+    }
     snprintf(buf, cap,
              "(-m MODEL | --synthetic NAME --type T) [options]\n"
              "       pdvm bench --kernel matvec --rows R --cols C --type T [--reps R]\n"
              "       pdvm bench --suite [--models DIR] [--out FILE]\n"
              "  T (any case): %s.\n"
-             "  Synthetic shapes: stories15M, tinyllama-1.1b, llama-3.2-1b, qwen2.5-0.5b,\n"
-             "  llama-3-8b, phi-4-14b (random weights generated on the GPU; a K-quant or\n"
-             "  iq4_xs tensor whose rows are not a multiple of 256 falls back to a 32-block\n"
-             "  type, like llama.cpp).",
-             types);
+             "  Synthetic shapes (each with its architecture's layer: biases, Q/K norms,\n"
+             "  post-norms, windows): %s.\n"
+             "  Random weights are generated on the GPU; a K-quant or iq4_xs tensor whose\n"
+             "  rows are not a multiple of 256 falls back to a 32-block type, like llama.cpp.",
+             types, shapes);
 }
 
 /* -1: help printed; 0: go on; else the exit code. */

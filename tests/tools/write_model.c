@@ -16,7 +16,7 @@
 static int usage(void)
 {
     fprintf(stderr, "usage: write_model SHAPE TYPE OUT [--layers N] [--seed S] [--vocab DIR]\n"
-                    "  SHAPE: tinyllama-1.1b or a test architecture (llama3, qwen2, ...)\n");
+                    "  SHAPE: tinyllama-1.1b, llama-3-8b or a test architecture (llama3, qwen2, ...)\n");
     return 2;
 }
 
