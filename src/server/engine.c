@@ -229,13 +229,13 @@ static void step(srv_engine *e)
         pdvm_status st = srv_runner_step(e->runner, e->items, n, &bad);
         count_step(e, n, prefill, now_s() - t0);
         e->step++;
-        /* Items after a failed one were not computed: they run again at the
-         * next step, unchanged. */
-        size_t done = st == PDVM_OK ? n : bad;
-        for (size_t k = 0; k <= done && k < n; k++) {
+        /* A failed batch computed nothing: the blamed slot's job ends, the
+         * others run again at the next step, unchanged. */
+        for (size_t k = 0; k < n; k++) {
+            if (st != PDVM_OK && k != bad) continue;
             srv_slot *s = &e->slots[e->item_slot[k]];
             bool finished;
-            if (k == done) {
+            if (st != PDVM_OK) {
                 char msg[256];
                 snprintf(msg, sizeof msg, "%s", pdvm_last_error());
                 srv_slot_forget(s, &e->env);

@@ -1,8 +1,8 @@
-/* The forward passes behind the server's slots, as one interface whatever
- * the public API offers underneath: each slot is a KV cache of n_ctx
- * positions; one step feeds every listed slot its tokens (a prompt chunk
- * or the one token it sampled last) and yields the logits of each slot's
- * last token. Lives on the engine thread (GL contexts are thread-bound). */
+/* The forward passes behind the server's slots: each slot is a sequence
+ * of one session, a KV cache of n_ctx positions; one step feeds every
+ * listed slot its tokens (a prompt chunk or the one token it sampled last)
+ * in one batch and yields the logits of each slot's last token. Lives on
+ * the engine thread (GL contexts are thread-bound). */
 #ifndef PDVM_SRV_RUNNER_H
 #define PDVM_SRV_RUNNER_H
 
@@ -35,9 +35,9 @@ typedef struct srv_runner_item {
                              * until the next step */
 } srv_runner_item;
 
-/* One step over n items (distinct slots). Errors: those of the session's
- * eval; *failed receives the index of the item that failed (the ones
- * before it were computed). */
+/* One step over n items (distinct slots), all in one batch. Errors: those
+ * of pdvm_session_decode; then no item was computed and *failed receives
+ * the index of the item to blame (the one that would pass n_ctx, else 0). */
 pdvm_status srv_runner_step(srv_runner *r, srv_runner_item *items, size_t n, size_t *failed);
 
 /* Sum of the slots' session counters (dispatches, timings). */

@@ -31,7 +31,7 @@ static const char SYNOPSIS[] = "-m MODEL [--host H] [--port P] [-c N] [-np N] [o
 static int parse_opts(int argc, char **argv, serve_opts *o)
 {
     *o = (serve_opts){.cfg = {.host = "127.0.0.1", .timeout_s = 600},
-                      .ep = {.n_slots = 1, .max_queue = 64, .n_batch = 512},
+                      .ep = {.n_slots = 4, .max_queue = 64, .n_batch = 512},
                       .backend = "gpu", .port = 8080, .max_body = 1u << 20};
     const pdvm_arg args[] = {
         {"-m", "--model", PDVM_ARG_STR, &o->ep.model_path, 0, 0, "PATH", "GGUF model file"},
@@ -42,7 +42,7 @@ static int parse_opts(int argc, char **argv, serve_opts *o)
         {"-c", "--ctx-size", PDVM_ARG_U32, &o->n_ctx, 0, 1 << 20, "N",
          "context of each slot (default 0: min(trained, 4096))"},
         {"-np", "--parallel", PDVM_ARG_U32, &o->ep.n_slots, 1, 256, "N",
-         "parallel slots (default 1; one for now)"},
+         "parallel slots: sequences of one session (default 4, llama-server's auto)"},
         {NULL, "--max-queue", PDVM_ARG_U32, &o->ep.max_queue, 0, 1 << 16, "N",
          "requests that may wait for a slot; beyond, 503 (default 64)"},
         {"-b", "--batch-size", PDVM_ARG_U32, &o->ep.n_batch, 1, 1 << 16, "N",
@@ -80,11 +80,6 @@ static int parse_opts(int argc, char **argv, serve_opts *o)
     if (r != PDVM_ARGS_OK) return PDVM_EXIT_USAGE;
     if (!o->ep.model_path) {
         fprintf(stderr, "pdvm serve: -m MODEL is required (see pdvm serve --help)\n");
-        return PDVM_EXIT_USAGE;
-    }
-    if (o->ep.n_slots > 1) {
-        fprintf(stderr, "pdvm serve: -np %u: this build serves one slot (several need sessions "
-                        "of several sequences in the public API)\n", o->ep.n_slots);
         return PDVM_EXIT_USAGE;
     }
     if (strcmp(o->backend, "gpu") != 0 && strcmp(o->backend, "cpu") != 0) {
