@@ -94,22 +94,25 @@ static bool load(srv_engine *e)
     return true;
 }
 
-/* The idle slot whose cache shares the longest prefix with the job's
- * prompt; among equals the one idle the longest. */
+/* llama-server's choice: the idle slot whose cache shares the longest
+ * prefix with the prompt when that prefix is over a tenth of the prompt
+ * (its slot_prompt_similarity, 0.1), else the one idle the longest, so an
+ * unrelated prompt (sharing only BOS) does not evict a cached one. */
 static srv_slot *pick_slot(srv_engine *e, const srv_job *job)
 {
-    srv_slot *best = NULL;
+    srv_slot *similar = NULL, *oldest = NULL;
     size_t best_k = 0;
     for (uint32_t i = 0; i < e->p.n_slots; i++) {
         srv_slot *s = &e->slots[i];
         if (s->job) continue;
         size_t k = srv_slot_common_prefix(s, job->prompt, job->n_prompt);
-        if (!best || k > best_k || (k == best_k && s->last_used < best->last_used)) {
-            best = s;
+        if (10 * k > job->n_prompt && k > best_k) {
+            similar = s;
             best_k = k;
         }
+        if (!oldest || s->last_used < oldest->last_used) oldest = s;
     }
-    return best;
+    return similar ? similar : oldest;
 }
 
 static srv_job *queue_at(const srv_engine *e, size_t i)
