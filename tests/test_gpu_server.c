@@ -1,7 +1,7 @@
 /* `pdvm serve` on the GPU engine (llvmpipe in CI): greedy completions equal
  * `pdvm run --temp 0` on the same engine, alone and with four requests
- * sent at once. The HTTP behaviour itself is tested on the CPU engine in
- * test_server_http.c. */
+ * sent at once to two slots (batched in one decode call). The HTTP
+ * behaviour itself is tested on the CPU engine in test_server_http.c. */
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -65,7 +65,7 @@ static void greedy_equals_pdvm_run_alone_and_together(void **state)
     char *want[2] = {run_greedy(PROMPTS[0]), run_greedy(PROMPTS[1])};
     srv_proc p;
     srv_start(&p, (const char *const[]){"-m", model, "--platform", "surfaceless", "-c", "256",
-                                        NULL});
+                                        "-np", "2", NULL});
     for (int i = 0; i < 2; i++) {
         char *b = body(PROMPTS[i]);
         http_res r = http_req(&p, "POST", "/v1/completions", b, NULL);

@@ -275,19 +275,36 @@ static void tokenize_detokenize(void **state)
     stop(&p);
 }
 
+/* The value of an unlabelled or labelled metric line "name value". */
+static double metric(const srv_proc *p, const char *name)
+{
+    http_res r = http_req(p, "GET", "/metrics", NULL, NULL);
+    assert_int_equal(r.status, 200);
+    size_t nl = strlen(name);
+    double v = -1;
+    for (const char *l = r.body; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+        if (!strncmp(l, name, nl) && l[nl] == ' ') v = strtod(l + nl + 1, NULL);
+    http_res_free(&r);
+    if (v < 0) fail_msg("no metric %s", name);
+    return v;
+}
+
 #define N_PAR 16
 static const char *const PROMPTS[4] = {"Once upon a time", "The cat", "Lily and Tom went",
                                        "One day, a big dog"};
 
-/* 16 requests at once (half of them streaming), queued for the slot, each
- * get the text a lone request gets. */
+/* 16 requests at once (half of them streaming) on 4 slots, each get the
+ * text a lone request gets, and the slots share engine steps: 16 answers of
+ * 20 tokens take at least 320 steps one at a time, about 100 four at a
+ * time. */
 static void concurrent_requests_match_lone_ones(void **state)
 {
     (void)state;
     srv_proc p;
-    start(&p, NULL);
+    start(&p, (const char *const[]){"-np", "4", NULL});
     char *lone[4], finish[16];
     for (int i = 0; i < 4; i++) lone[i] = complete(&p, PROMPTS[i], 20, false, finish);
+    double steps0 = metric(&p, "pdvm_n_decode_total");
     http_call calls[N_PAR];
     for (int i = 0; i < N_PAR; i++) {
         char *b = completion_body(PROMPTS[i % 4], 20, i % 2);
@@ -311,6 +328,9 @@ static void concurrent_requests_match_lone_ones(void **state)
         http_res_free(&r);
     }
     for (int i = 0; i < 4; i++) free(lone[i]);
+    double steps = metric(&p, "pdvm_n_decode_total") - steps0;
+    if (steps >= N_PAR * 20 / 2)
+        fail_msg("%.0f engine steps for %d answers of 20 tokens", steps, N_PAR);
     stop(&p);
 }
 
@@ -380,20 +400,6 @@ static void stop_strings_and_seeds(void **state)
     stop(&p);
 }
 
-/* The value of an unlabelled or labelled metric line "name value". */
-static double metric(const srv_proc *p, const char *name)
-{
-    http_res r = http_req(p, "GET", "/metrics", NULL, NULL);
-    assert_int_equal(r.status, 200);
-    size_t nl = strlen(name);
-    double v = -1;
-    for (const char *l = r.body; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
-        if (!strncmp(l, name, nl) && l[nl] == ' ') v = strtod(l + nl + 1, NULL);
-    http_res_free(&r);
-    if (v < 0) fail_msg("no metric %s", name);
-    return v;
-}
-
 /* A client that hangs up mid-stream: its generation stops and the one
  * slot takes the next request. */
 static void disconnect_frees_the_slot(void **state)
@@ -414,6 +420,54 @@ static void disconnect_frees_the_slot(void **state)
     /* The cancelled one stopped long before its context was full. */
     assert_true(metric(&p, "pdvm_tokens_predicted_total") < 1000);
     assert_int_equal((int)metric(&p, "pdvm_requests_processing"), 0);
+    stop(&p);
+}
+
+/* A completion with its usage: the text, prompt_tokens, cached_tokens. */
+static char *complete_usage(const srv_proc *p, const char *prompt, int64_t *n_prompt,
+                            int64_t *n_cached)
+{
+    char *b = completion_body(prompt, 12, false);
+    http_res r = http_req(p, "POST", "/v1/completions", b, NULL);
+    free(b);
+    if (r.status != 200) fail_msg("status %d: %s", r.status, r.body);
+    json_object *o = parse(&r);
+    char *text = strdup(str(o, "choices.0.text"));
+    *n_prompt = num(o, "usage.prompt_tokens");
+    *n_cached = num(o, "usage.prompt_tokens_details.cached_tokens");
+    json_object_put(o);
+    http_res_free(&r);
+    return text;
+}
+
+/* Two slots keep two prompts: A, an unrelated B (it shares only BOS with
+ * A, so it takes the other slot instead of evicting A), then A and B
+ * again: each repeat finds all but its last prompt token cached (that one
+ * is fed again for its logits) and gives the same text. */
+static void repeated_prompts_reuse_their_slots(void **state)
+{
+    (void)state;
+    srv_proc p;
+    start(&p, (const char *const[]){"-np", "2", NULL});
+    const char *prompt[2] = {"Once upon a time there was a little girl named Lily who loved",
+                             "The big brown dog ran across the green park to find his ball"};
+    char *text[2];
+    int64_t n[2], cached;
+    for (int i = 0; i < 2; i++) {
+        text[i] = complete_usage(&p, prompt[i], &n[i], &cached);
+        assert_int_equal(cached, 0);
+        assert_true(n[i] > 10); /* BOS is under a tenth of it */
+    }
+    for (int i = 0; i < 2; i++) {
+        int64_t n_again;
+        char *again = complete_usage(&p, prompt[i], &n_again, &cached);
+        assert_int_equal(n_again, n[i]);
+        assert_int_equal(cached, n[i] - 1);
+        assert_string_equal(again, text[i]);
+        free(again);
+        free(text[i]);
+    }
+    assert_int_equal((int64_t)metric(&p, "pdvm_prompt_tokens_cached_total"), n[0] + n[1] - 2);
     stop(&p);
 }
 
@@ -678,6 +732,7 @@ int main(void)
         cmocka_unit_test(concurrent_requests_match_lone_ones),
         cmocka_unit_test(disconnect_frees_the_slot),
         cmocka_unit_test(second_turn_reuses_the_cache),
+        cmocka_unit_test(repeated_prompts_reuse_their_slots),
         cmocka_unit_test(bad_requests_get_their_status),
         cmocka_unit_test(api_key_required),
         cmocka_unit_test(queue_full_is_503),
