@@ -5,7 +5,7 @@
 aggregate generated tokens/s over the phase's wall time and the time to
 first token (median and max over requests). The server runs with --np
 (default: the largest client count, so that all clients are served at
-once; --np 1 for a build that serves one slot).
+once).
 
   bench/serve_bench.py -m ../shared/models/stories260K.gguf            # llvmpipe
   bench/serve_bench.py -m llama-3-8b.gguf --platform device --tokens 128  # a GPU

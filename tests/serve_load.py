@@ -120,7 +120,7 @@ def main():
     ap.add_argument("--bin", default="build/san/pdvm")
     ap.add_argument("--model", default="../shared/models/stories260K.gguf")
     ap.add_argument("--backend", default="cpu")
-    ap.add_argument("--np", type=int, default=1)
+    ap.add_argument("--np", type=int, default=4)
     ap.add_argument("--clients", type=int, default=32)
     ap.add_argument("--seconds", type=float, default=120)
     ap.add_argument("--warmup", type=float, default=0.25, help="fraction of the run")
