@@ -8,6 +8,7 @@
 #   make fuzz         libFuzzer target for the GGUF reader and binder (clang)
 #   make fuzz-chat    libFuzzer target for the chat templates (clang)
 #   make fuzz-tok     libFuzzer target for tokenize + detokenize of every vocabulary
+#   make fuzz-serve   libFuzzer target for pdvm serve's request parser
 #   make install PREFIX=/usr/local
 #   make test-zink    the GPU tests on Mesa's zink (OpenGL on Vulkan) over lavapipe
 #   make CROSS=aarch64-linux-gnu (or ARCH=arm64)   cross-build under build/aarch64-linux-gnu
@@ -66,12 +67,18 @@ endif
 
 PKGS      := egl glesv2 gbm libdrm json-c libpcre2-8
 TEST_PKGS := cmocka
+# pdvm serve only (the tool and the server tests link it; libpdvm does not).
+SERVE_PKGS := libmicrohttpd json-c
 DEPS_DEB  := libegl-dev libgles-dev libgbm-dev libdrm-dev libcmocka-dev libjson-c-dev \
-             libpcre2-dev libegl-mesa0 libgl1-mesa-dri pkg-config
+             libpcre2-dev libmicrohttpd-dev libegl-mesa0 libgl1-mesa-dri pkg-config
+# Programs the server and chat tests drive (an HTTP client, a terminal).
+TEST_TOOLS_DEB := curl tmux
 
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 TEST_LIBS  := $(shell $(PKG_CONFIG) --libs $(TEST_PKGS) 2>/dev/null)
+SERVE_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(SERVE_PKGS) 2>/dev/null)
+SERVE_LIBS   := $(shell $(PKG_CONFIG) --libs $(SERVE_PKGS) 2>/dev/null)
 
 OPT     ?= -O2 -g
 # Include paths follow the layers (DESIGN.md): platform/ sees only the
@@ -85,9 +92,11 @@ LDLIBS  := $(PKG_LIBS) -lm -lpthread
 
 LIB_SRC  := $(wildcard src/*.c) $(wildcard src/bench/*.c) $(wildcard platform/*.c)
 CLI_SRC  := $(wildcard src/cli/*.c)
+SERVE_SRC := $(wildcard src/server/*.c)
 GEN_SRC  := $(BUILD)/gen/shaders.c
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/shaders.o
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+SERVE_OBJ := $(SERVE_SRC:%.c=$(BUILD)/obj/%.o)
 SHADERS  := $(wildcard glsl/*.comp) $(wildcard glsl/*.glsl)
 
 # tests/test_*.c are one binary each; other tests/*.c are shared helpers.
@@ -107,24 +116,25 @@ CPU_TESTS  := $(filter-out $(GPU_TESTS),$(TEST_BIN))
 .SECONDARY:
 
 .PHONY: all deps check-pkgs test test-run test-cpu demo demo-run bench bench-run fuzz \
-        fuzz-chat fuzz-tok install clean
+        fuzz-chat fuzz-tok fuzz-serve install clean
 all: check-pkgs $(BUILD)/pdvm $(BUILD)/libpdvm.a $(BUILD)/libpdvm.so
 
 check-pkgs:
-	@$(PKG_CONFIG) --exists $(PKGS) || { \
+	@$(PKG_CONFIG) --exists $(PKGS) $(SERVE_PKGS) || { \
 	  echo "pdvm: missing build libraries; run: make deps  (or: sudo apt-get install -y $(DEPS_DEB))" >&2; \
 	  exit 1; }
 
 deps:
-	@if pkg-config --exists $(PKGS) $(TEST_PKGS) && \
+	@if pkg-config --exists $(PKGS) $(SERVE_PKGS) $(TEST_PKGS) && \
+	    command -v curl >/dev/null && command -v tmux >/dev/null && \
 	    ls /usr/lib/*/dri/swrast_dri.so >/dev/null 2>&1 && \
 	    ls /usr/share/glvnd/egl_vendor.d/*mesa*.json >/dev/null 2>&1; then exit 0; fi; \
 	 if [ "$$(id -u)" = 0 ]; then SUDO=; \
 	 elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then SUDO=sudo; \
-	 else echo "pdvm: missing packages; run: sudo apt-get update && sudo apt-get install -y $(DEPS_DEB)" >&2; exit 1; fi; \
-	 echo "pdvm deps: installing $(DEPS_DEB)"; \
-	 $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(DEPS_DEB) || \
-	 { $$SUDO apt-get update -q && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(DEPS_DEB); }
+	 else echo "pdvm: missing packages; run: sudo apt-get update && sudo apt-get install -y $(DEPS_DEB) $(TEST_TOOLS_DEB)" >&2; exit 1; fi; \
+	 echo "pdvm deps: installing $(DEPS_DEB) $(TEST_TOOLS_DEB)"; \
+	 $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(DEPS_DEB) $(TEST_TOOLS_DEB) || \
+	 { $$SUDO apt-get update -q && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(DEPS_DEB) $(TEST_TOOLS_DEB); }
 
 $(BUILD)/tools/embed_shaders: src/tools/embed_shaders.c
 	@mkdir -p $(dir $@)
@@ -152,6 +162,18 @@ $(BUILD)/obj/src/cli/%.o: src/cli/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) -Iinclude -c -o $@ $<
 
+# pdvm serve: a client of the public API like the rest of the tool (pdvm.h
+# and src/cli's headers by relative path), plus libmicrohttpd and json-c.
+$(BUILD)/obj/src/server/%.o: src/server/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(SERVE_CFLAGS) -Iinclude -c -o $@ $<
+
+# The server's objects as an archive, so that its unit tests link only the
+# modules they use.
+$(BUILD)/libpdvm_server.a: $(SERVE_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
 $(BUILD)/libpdvm.a: $(LIB_OBJ)
 	@rm -f $@
 	$(AR) rcs $@ $^
@@ -161,12 +183,21 @@ SOVERSION := 0
 $(BUILD)/libpdvm.so: $(LIB_OBJ)
 	$(CC) -shared -Wl,-soname,libpdvm.so.$(SOVERSION) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/pdvm: $(CLI_OBJ) $(BUILD)/libpdvm.a
-	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libpdvm.a $(LDLIBS)
+$(BUILD)/pdvm: $(CLI_OBJ) $(SERVE_OBJ) $(BUILD)/libpdvm.a
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(SERVE_OBJ) $(BUILD)/libpdvm.a $(LDLIBS) $(SERVE_LIBS)
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TEST_UOBJ) $(BUILD)/libpdvm.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $< $(TEST_UOBJ) $(BUILD)/libpdvm.a $(LDLIBS) $(TEST_LIBS)
+
+# tests/test_server_*.c test the server's modules directly (with the
+# tool's helpers they use, all of src/cli but main).
+CLI_LIB_OBJ := $(filter-out %/main.o,$(CLI_OBJ))
+$(BUILD)/tests/test_server_%: $(BUILD)/obj/tests/test_server_%.o $(TEST_UOBJ) \
+                              $(BUILD)/libpdvm_server.a $(CLI_LIB_OBJ) $(BUILD)/libpdvm.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< $(TEST_UOBJ) $(BUILD)/libpdvm_server.a $(CLI_LIB_OBJ) \
+	  $(BUILD)/libpdvm.a $(LDLIBS) $(SERVE_LIBS) $(TEST_LIBS)
 
 # deps may install pkg-config files, so the real work runs in a sub-make
 # that evaluates pkg-config afresh.
@@ -231,6 +262,19 @@ build/fuzz/fuzz_chat: tests/fuzz/fuzz_chat.c $(CHAT_FUZZ_SRC) src/chat_template.
 	@mkdir -p $(dir $@)
 	clang -std=c11 -D_DEFAULT_SOURCE -g -O1 -Iinclude -Isrc \
 	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -o $@ tests/fuzz/fuzz_chat.c $(CHAT_FUZZ_SRC)
+
+# The server's request parser (json-c bodies to requests).
+REQ_FUZZ_SRC := src/server/request.c src/sampler.c src/error.c
+fuzz-serve: build/fuzz/fuzz_request
+	@mkdir -p build/fuzz/corpus-request
+	build/fuzz/fuzz_request -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=4096 \
+	  -artifact_prefix=build/fuzz/request- build/fuzz/corpus-request tests/fuzz/corpus-request
+
+build/fuzz/fuzz_request: tests/fuzz/fuzz_request.c $(REQ_FUZZ_SRC) src/server/request.h \
+                         src/server/job.h include/pdvm.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(SERVE_CFLAGS) -o $@ tests/fuzz/fuzz_request.c $(REQ_FUZZ_SRC) -lm \
+	  $(shell $(PKG_CONFIG) --libs json-c)
 
 LIBDIR  ?= $(PREFIX)/lib
 VERSION := 0.1.0

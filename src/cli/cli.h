@@ -20,6 +20,7 @@ int pdvm_cli_run(int argc, char **argv);      /* src/cli/run.c */
 int pdvm_cli_tokenize(int argc, char **argv); /* src/cli/tokenize.c */
 int pdvm_cli_bench(int argc, char **argv);    /* src/cli/bench.c */
 int pdvm_cli_perplexity(int argc, char **argv); /* src/cli/perplexity.c */
+int pdvm_cli_serve(int argc, char **argv);    /* src/server/serve.c */
 
 /* Exit code for a library status (model errors -> 3, platform -> 4, ...). */
 int pdvm_cli_exit_code(pdvm_status st);

@@ -22,6 +22,7 @@ static const subcommand subcommands[] = {
     {"info", pdvm_cli_info, "show the EGL platform, GL device and its limits"},
     {"bench", pdvm_cli_bench, "measure prefill and decode throughput"},
     {"perplexity", pdvm_cli_perplexity, "perplexity of a text, as llama-perplexity"},
+    {"serve", pdvm_cli_serve, "serve the OpenAI API over HTTP"},
 };
 
 static void usage(FILE *f)

@@ -7,15 +7,18 @@
 #include <string.h>
 
 #include "args.h"
+#include "chat_cnv.h"
 #include "cli.h"
 
 typedef struct run_opts {
     const char *model, *prompt, *file, *backend, *platform;
+    const char *system, *chat_template; /* -cnv */
     int32_t n_predict;
     uint32_t n_ctx;
     pdvm_sampler_params sp;
     bool unfused, verbose, check_tensors, special;
     bool mmap, no_mmap, mlock;
+    bool cnv;
 } run_opts;
 
 typedef struct run_state {
@@ -29,7 +32,7 @@ typedef struct run_state {
     size_t n_prompt;
 } run_state;
 
-static const char SYNOPSIS[] = "-m MODEL (-p PROMPT | -f FILE) [options]";
+static const char SYNOPSIS[] = "-m MODEL (-p PROMPT | -f FILE | -cnv [-sys TEXT]) [options]";
 
 static int parse_opts(int argc, char **argv, run_opts *o)
 {
@@ -71,6 +74,12 @@ static int parse_opts(int argc, char **argv, run_opts *o)
          "keep the whole file locked in RAM (on top of the GPU copy)"},
         {"-v", "--verbose", PDVM_ARG_FLAG, &o->verbose, 0, 0, NULL,
          "GPU buffers, KV slabs and the dispatch plan"},
+        {"-cnv", "--conversation", PDVM_ARG_FLAG, &o->cnv, 0, 0, NULL,
+         "chat on the terminal with the chat template (-p: the first message)"},
+        {"-sys", "--system-prompt", PDVM_ARG_STR, &o->system, 0, 0, "TEXT",
+         "-cnv: the system message"},
+        {NULL, "--chat-template", PDVM_ARG_STR, &o->chat_template, 0, 0, "NAME",
+         "-cnv: llama.cpp template name instead of the model's (chatml, llama3, ...)"},
     };
     size_t n_args = sizeof args / sizeof args[0];
     int r = pdvm_args_parse("run", args, n_args, argc, argv);
@@ -79,6 +88,11 @@ static int parse_opts(int argc, char **argv, run_opts *o)
         return PDVM_EXIT_OK;
     }
     if (r != PDVM_ARGS_OK) return PDVM_EXIT_USAGE;
+    if (o->cnv && (!o->model || o->file)) {
+        fprintf(stderr, "pdvm run: -cnv needs -m MODEL and takes no -f (see pdvm run --help)\n");
+        return PDVM_EXIT_USAGE;
+    }
+    if (o->cnv) return -1; /* the rest is checked by run_cnv */
     if (!o->model || !o->prompt == !o->file) {
         fprintf(stderr, "pdvm run: -m MODEL and one of -p PROMPT or -f FILE are required "
                         "(see pdvm run --help)\n");
@@ -274,11 +288,39 @@ static void report_stats(const pdvm_session_stats *s)
             s->decode_tokens ? 1e6 * s->decode_cpu_s / n : 0.0, pdvm_cli_peak_rss_mib());
 }
 
+/* -cnv: the conversation loop of chat_cnv.c with this command's flags. */
+static int run_cnv(const run_opts *o)
+{
+    if (o->mmap && o->no_mmap) {
+        fprintf(stderr, "pdvm run: --mmap and --no-mmap contradict each other\n");
+        return PDVM_EXIT_USAGE;
+    }
+    if (strcmp(o->backend, "gpu") != 0 && strcmp(o->backend, "cpu") != 0) {
+        fprintf(stderr, "pdvm run: --backend must be gpu or cpu, got '%s'\n", o->backend);
+        return PDVM_EXIT_USAGE;
+    }
+    pdvm_cnv_opts c = {.model = o->model, .system = o->system, .first = o->prompt,
+                       .chat_template = o->chat_template, .smp = o->sp,
+                       .n_predict = o->n_predict, .special = o->special};
+    c.mp = pdvm_model_default_params();
+    c.mp.check_tensors = o->check_tensors;
+    c.mp.use_mmap = !o->no_mmap;
+    c.mp.use_mlock = o->mlock;
+    c.sp = pdvm_session_default_params();
+    c.sp.n_ctx = o->n_ctx;
+    c.sp.backend = strcmp(o->backend, "cpu") == 0 ? PDVM_BACKEND_CPU : PDVM_BACKEND_GPU;
+    c.sp.unfused = o->unfused;
+    c.sp.platform = o->platform;
+    c.sp.verbose = o->verbose;
+    return pdvm_cli_chat_cnv(&c);
+}
+
 int pdvm_cli_run(int argc, char **argv)
 {
     run_opts o;
     int r = parse_opts(argc, argv, &o);
     if (r >= 0) return r;
+    if (o.cnv) return run_cnv(&o);
     run_state rs = {0};
     pdvm_cli_progress progress = {.cmd = "run"};
     pdvm_session_stats stats = {0};
