@@ -6,12 +6,11 @@
 #include <string.h>
 
 #include "error.h"
+#include "gpu_ops_impl.h"
 #include "gpu_types.h"
 #include "quant.h"
 
-enum { B_ACT = 0, B_W = 1, B_SCORES = 1, B_K = 2, B_V = 3 };
-
-static uint32_t ceil_div(uint32_t a, uint32_t b) { return (a + b - 1) / b; }
+enum { B_SCORES = 1, B_K = 2, B_V = 3 };
 
 /* How matvec.comp and qkv.comp lay a workgroup out (glsl/rows.glsl):
  * groups of tpr lanes per row, rows_g rows per group. With subgroup
@@ -79,26 +78,6 @@ static const char *dot_for(bool wb4, uint32_t type, uint64_t rb, uint64_t base)
     const gpu_type *t = gpu_type_find(type);
     return wb4 && t->dot_v4 && rb % 16 == 0 && base % 16 == 0 ? t->dot_v4 : t->dot;
 }
-
-/* Plan, build and run one dispatch: the kernel tests' and the mat-vec
- * bench's way in. */
-#define RUN_NOW(plan_fn, k, a)                                                 \
-    do {                                                                       \
-        gpu_step st_;                                                          \
-        PDVM_TRY(plan_fn(k, a, &st_));                                         \
-        PDVM_TRY(gpu_kernels_build(k, NULL, NULL));                            \
-        return gpu_step_run(k, &st_);                                          \
-    } while (0)
-
-static void step_init(gpu_step *st, gpu_prog *p, uint32_t gx, uint32_t gy)
-{
-    memset(st, 0, sizeof *st);
-    st->prog = p;
-    st->gx = gx;
-    st->gy = gy;
-}
-
-#define N_NAMES(a) ((uint32_t)(sizeof(a) / sizeof((a)[0])))
 
 static const char *const mv_uniforms[] = {"u_x",     "u_y",    "u_norm",  "u_a",
                                           "u_b",     "u_nrows", "u_row0", "u_nslots",

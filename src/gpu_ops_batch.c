@@ -6,29 +6,8 @@
 #include <string.h>
 
 #include "error.h"
+#include "gpu_ops_impl.h"
 #include "gpu_types.h"
-
-enum { B_ACT = 0, B_W = 1 };
-
-static uint32_t ceil_div(uint32_t a, uint32_t b) { return (a + b - 1) / b; }
-
-#define N_NAMES(a) ((uint32_t)(sizeof(a) / sizeof((a)[0])))
-
-#define RUN_NOW(plan_fn, k, a)                                                 \
-    do {                                                                       \
-        gpu_step st_;                                                          \
-        PDVM_TRY(plan_fn(k, a, &st_));                                         \
-        PDVM_TRY(gpu_kernels_build(k, NULL, NULL));                            \
-        return gpu_step_run(k, &st_);                                          \
-    } while (0)
-
-static void step_init(gpu_step *st, gpu_prog *p, uint32_t gx, uint32_t gy)
-{
-    memset(st, 0, sizeof *st);
-    st->prog = p;
-    st->gx = gx;
-    st->gy = gy;
-}
 
 /* ------------------------------------------------------------ matmul */
 
