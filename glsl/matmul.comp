@@ -13,13 +13,15 @@
 // of KT elements: the weight tile's 32-element segments are decoded from
 // their block format once (seg.glsl) into shared memory, the tokens' inputs
 // are staged next to them, and every invocation accumulates a register
-// tile of MI x 4 rows by TN tokens in f32 from them: each decoded weight is
-// used BN times, so the decode that bounds the mat-vec is amortised and
-// the kernel is bound by FMAs. The RMSNorm costs nothing extra: the input
+// tile of MI x 4 rows by NJ x 4 tokens in f32 from them: each decoded
+// weight is used BN times, so the decode that bounds the mat-vec is
+// amortised and the kernel is bound by FMAs. Both operands are read from
+// shared memory as vec4s (4 rows, 4 tokens): MI + NJ loads feed 16 MI NJ
+// FMAs, which keeps shared-memory bandwidth off the critical path. The RMSNorm costs nothing extra: the input
 // loads sum the squares of the raw inputs and the sums are scaled per
 // token at the end (the weights multiply the staged inputs).
-// Defines: WG_SIZE (= BM/4/MI * BN/TN), N_IN, BM, BN, MI (1 or 2; 2 for
-// OUT_MODE 2), TN, KT (a multiple of 32), SEG_A, RB_A (SEG_B, RB_B for
+// Defines: WG_SIZE (= BM/4/MI * BN/4/NJ), N_IN, BM, BN, MI (1 or 2; 2 for
+// OUT_MODE 2), NJ, KT (a multiple of 32), SEG_A, RB_A (SEG_B, RB_B for
 // OUT_MODE 2), IN_MODE, OUT_MODE, EPS (IN_MODE 1), MAP_ROWS.
 // Grid: (ceil(rows / rows a tile), ceil(u_ntok / BN)).
 layout(local_size_x = WG_SIZE) in;
@@ -43,7 +45,7 @@ uniform uint u_ntok;  // tokens
 #include "seg.glsl"
 
 #define RG (BM / 4 / MI)        // invocations along the rows
-#define CG (BN / TN)            // ... along the tokens
+#define CG (BN / 4 / NJ)        // ... along the tokens
 #define KSEG (KT / 32)          // segments a step
 #define XV (KT / 4)             // vec4s of one token's inputs a step
 #define XLOADS ((BN * XV + WG_SIZE - 1) / WG_SIZE)
@@ -54,10 +56,10 @@ uniform uint u_ntok;  // tokens
 #define TILE_ROWS BM
 #endif
 
-// Weights [k][row / 4] as vec4s of 4 rows: an invocation's MI row groups
-// are one load each. Inputs [k][token].
+// Weights [k][row / 4] as vec4s of 4 rows, inputs [k][token / 4] as vec4s
+// of 4 tokens: an invocation's row and token groups are one load each.
 shared vec4 sh_w[KT * (BM / 4)];
-shared float sh_x[KT * BN];
+shared vec4 sh_x[KT * (BN / 4)];
 #if IN_MODE == 1
 shared float sh_scale[BN];
 #endif
@@ -119,11 +121,13 @@ void main()
     uint tile_row0 = gl_WorkGroupID.x * uint(TILE_ROWS);
     uint tok0 = gl_WorkGroupID.y * uint(BN);
 
-    vec4 acc0[TN];
+    // acc0[4j + c]: rows 4 ri .. + 3 of token 4 (ci + j CG) + c; acc1 the
+    // same for the row group ri + RG.
+    vec4 acc0[4 * NJ];
 #if MI == 2
-    vec4 acc1[TN];
+    vec4 acc1[4 * NJ];
 #endif
-    for (uint j = 0u; j < uint(TN); j++) {
+    for (uint j = 0u; j < uint(4 * NJ); j++) {
         acc0[j] = vec4(0.0);
 #if MI == 2
         acc1[j] = vec4(0.0);
@@ -138,17 +142,19 @@ void main()
         if (step > 0u) barrier(); // the previous step's tiles are read
         for (uint it = tid; it < uint(BM * KSEG); it += uint(WG_SIZE))
             stage_weights(it % uint(BM), it / uint(BM), step * uint(KSEG) + it / uint(BM), tile_row0);
+        // Neighbouring invocations take neighbouring tokens, so their
+        // shared-memory stores fall in different banks.
         for (uint i = 0u; i < uint(XLOADS); i++) {
             uint it = tid + i * uint(WG_SIZE);
             if (it >= uint(BN * XV)) break;
-            uint t = it / uint(XV), kq = it % uint(XV);
+            uint t = it % uint(BN), kq = it / uint(BN);
             uint e0 = step * uint(KT) + 4u * kq;
             vec4 v = tok0 + t < u_ntok ? load_x(tok0 + t, e0) : vec4(0.0);
 #if IN_MODE == 1
             ss[i] += dot(v, v);
             v *= norm_w4(e0);
 #endif
-            for (uint c = 0u; c < 4u; c++) sh_x[(4u * kq + c) * uint(BN) + t] = v[c];
+            for (uint c = 0u; c < 4u; c++) sh_x[(4u * kq + c) * uint(BN / 4) + (t >> 2)][t & 3u] = v[c];
         }
         memoryBarrierShared();
         barrier();
@@ -157,37 +163,43 @@ void main()
 #if MI == 2
             vec4 a1 = sh_w[k * uint(BM / 4) + ri + uint(RG)];
 #endif
-            for (uint j = 0u; j < uint(TN); j++) {
-                float b = sh_x[k * uint(BN) + ci + j * uint(CG)];
-                acc0[j] += a0 * b;
+            for (uint j = 0u; j < uint(NJ); j++) {
+                vec4 b = sh_x[k * uint(BN / 4) + ci + j * uint(CG)];
+                for (uint c = 0u; c < 4u; c++) {
+                    acc0[4u * j + c] += a0 * b[c];
 #if MI == 2
-                acc1[j] += a1 * b;
+                    acc1[4u * j + c] += a1 * b[c];
 #endif
+                }
             }
         }
     }
 
 #if IN_MODE == 1
-    // Each token's sum of squares from the invocations that loaded it.
+    // Each token's sum of squares from the invocations that loaded it:
+    // slot it = kq BN + t held token t.
     barrier();
     for (uint i = 0u; i < uint(XLOADS); i++) {
         uint it = tid + i * uint(WG_SIZE);
-        if (it < uint(BN * XV)) sh_x[it] = ss[i];
+        if (it < uint(BN * XV)) sh_x[it >> 2][it & 3u] = ss[i];
     }
     memoryBarrierShared();
     barrier();
     for (uint t = tid; t < uint(BN); t += uint(WG_SIZE)) {
         float s = 0.0;
-        for (uint q = 0u; q < uint(XV); q++) s += sh_x[t * uint(XV) + q];
+        for (uint q = 0u; q < uint(XV); q++) {
+            uint it = q * uint(BN) + t;
+            s += sh_x[it >> 2][it & 3u];
+        }
         sh_scale[t] = 1.0 / sqrt(s / float(N_IN) + EPS);
     }
     memoryBarrierShared();
     barrier();
 #endif
 
-    for (uint j = 0u; j < uint(TN); j++) {
-        uint t = ci + j * uint(CG), tok = tok0 + t;
-        if (tok >= u_ntok) break;
+    for (uint jc = 0u; jc < uint(4 * NJ); jc++) {
+        uint t = 4u * (ci + (jc >> 2) * uint(CG)) + (jc & 3u), tok = tok0 + t;
+        if (tok >= u_ntok) continue;
 #if IN_MODE == 1
         float sc = sh_scale[t];
 #else
@@ -198,15 +210,15 @@ void main()
         for (uint e = 0u; e < 4u; e++) {
             uint r = tile_row0 + 4u * ri + e;
             if (r >= u_nrows) break;
-            float g = acc0[j][e] * sc, u = acc1[j][e] * sc;
+            float g = acc0[jc][e] * sc, u = acc1[jc][e] * sc;
             act[o + r] = g / (1.0 + exp(-g)) * u;
         }
 #else
         for (uint m = 0u; m < uint(MI); m++) {
 #if MI == 2
-            vec4 a = m == 0u ? acc0[j] : acc1[j];
+            vec4 a = m == 0u ? acc0[jc] : acc1[jc];
 #else
-            vec4 a = acc0[j];
+            vec4 a = acc0[jc];
 #endif
             for (uint e = 0u; e < 4u; e++) {
                 uint r = tile_row0 + 4u * (ri + m * uint(RG)) + e;

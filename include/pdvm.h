@@ -399,6 +399,11 @@ PDVM_API pdvm_status pdvm_device_open(const char *platform, pdvm_device **out);
 PDVM_API void pdvm_device_close(pdvm_device *d);
 /* Valid until pdvm_device_close. */
 PDVM_API const pdvm_device_info *pdvm_device_get_info(const pdvm_device *d);
+/* The driver's i-th OpenGL ES extension name (glGetStringi(GL_EXTENSIONS,
+ * i)), or NULL when i is past the last or d is NULL. Makes d's context
+ * current on the calling thread; the string is the driver's, valid until
+ * pdvm_device_close. */
+PDVM_API const char *pdvm_device_extension(pdvm_device *d, size_t i);
 /* SSBO read bandwidth in GB/s (1e9 B/s) over a buffer of `bytes` (at least
  * 4096, clamped to max_ssbo_bytes): the best of several read kernels and
  * runs. Errors: PDVM_ERR_INVALID_ARG (bytes < 4096), PDVM_ERR_GPU,

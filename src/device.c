@@ -19,6 +19,15 @@ const pdvm_device_info *pdvm_device_get_info(const pdvm_device *d)
     return pdvm_gl_get_info(d);
 }
 
+const char *pdvm_device_extension(pdvm_device *d, size_t i)
+{
+    if (!d || pdvm_gl_make_current(d) != PDVM_OK) return NULL;
+    GLint n = 0;
+    glGetIntegerv(GL_NUM_EXTENSIONS, &n);
+    if (i >= (size_t)(n > 0 ? n : 0)) return NULL;
+    return (const char *)glGetStringi(GL_EXTENSIONS, (GLuint)i);
+}
+
 pdvm_status pdvm_device_measure_bandwidth(pdvm_device *d, uint64_t bytes, double *gbps)
 {
     if (!d || !gbps) return pdvm_fail(PDVM_ERR_INVALID_ARG, "pdvm_device_measure_bandwidth: NULL");

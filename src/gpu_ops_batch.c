@@ -11,6 +11,8 @@
 
 /* ------------------------------------------------------------ matmul */
 
+/* Rows an invocation: two groups of 4 (in SwiGLU mode, 4 gate rows and
+ * the 4 up rows that pair with them). */
 enum { MM_KT = 32, MM_ROWS_PER_INV = 8 };
 
 static uint64_t mm_shared(const gpu_mm_tile *t)
@@ -19,15 +21,16 @@ static uint64_t mm_shared(const gpu_mm_tile *t)
     return (uint64_t)t->kt * t->bm * 4 + (uint64_t)t->kt * t->bn * 4 + t->bn * 4 + 256;
 }
 
-/* Whether tile t is well formed and within the device's limits. */
+/* Whether tile t (wg, bm, bn set) is well formed and within the device's
+ * limits; sets nj and kt. */
 static bool mm_tile_ok(const pdvm_gl_limits *l, gpu_mm_tile *t)
 {
     if (t->bm % MM_ROWS_PER_INV || t->bm == 0 || t->bn == 0 || t->wg == 0) return false;
     uint32_t rg = t->bm / MM_ROWS_PER_INV;
     if (t->wg % rg) return false;
     uint32_t cg = t->wg / rg;
-    if (t->bn % cg) return false;
-    t->tn = t->bn / cg;
+    if (t->bn % (4 * cg)) return false;
+    t->nj = t->bn / (4 * cg);
     t->kt = MM_KT;
     return t->wg <= (uint32_t)l->max_invocations && t->wg <= (uint32_t)l->max_wg_size[0] &&
            mm_shared(t) <= (uint64_t)l->max_shared_bytes;
@@ -42,13 +45,13 @@ static pdvm_status mm_tile_env(const pdvm_gl_limits *l, gpu_mm_tile *t, bool *se
     char tail;
     if (sscanf(v, "%u,%u,%u%c", &wg, &bm, &bn, &tail) != 3)
         return pdvm_fail(PDVM_ERR_INVALID_ARG, "PDVM_MM_TILE '%s': expected WG,BM,BN "
-                                               "(e.g. 256,128,64)", v);
+                                               "(e.g. 256,128,128)", v);
     *t = (gpu_mm_tile){.wg = wg, .bm = bm, .bn = bn};
     if (!mm_tile_ok(l, t))
         return pdvm_fail(PDVM_ERR_INVALID_ARG, "PDVM_MM_TILE '%s': not a tile this device runs "
-                         "(BM a multiple of 8, WG a multiple of BM/8 dividing BN*BM/8, within "
-                         "%d invocations and %d bytes of shared memory)", v, l->max_invocations,
-                         l->max_shared_bytes);
+                         "(BM a multiple of 8, WG a multiple of BM/8, BN a multiple of "
+                         "4 WG/(BM/8), within %d invocations and %d bytes of shared memory)", v,
+                         l->max_invocations, l->max_shared_bytes);
     *set = true;
     return PDVM_OK;
 }
@@ -56,15 +59,15 @@ static pdvm_status mm_tile_env(const pdvm_gl_limits *l, gpu_mm_tile *t, bool *se
 pdvm_status gpu_mm_tile_for(const gpu_kernels *k, uint32_t n_tok, gpu_mm_tile *out)
 {
     const pdvm_gl_limits *l = k->lim;
-    /* Widest first. 128 x 128 in 256 invocations (64 outputs each, 32 KiB)
-     * where 48 KiB of shared memory allow it; llvmpipe's 32 KiB take 128 x
-     * 64; the GLES minimums 64 x 32. */
+    /* Widest first. 128 x 128 in 256 invocations (8 x 8 outputs each, 32
+     * KiB) where 48 KiB of shared memory allow it; llvmpipe's 32 KiB take
+     * 128 x 64; the GLES minimums 64 x 32. */
     static const gpu_mm_tile wide[] = {
-        {256, 128, 128, 0, 0}, {256, 128, 64, 0, 0}, {128, 64, 64, 0, 0},
-        {128, 64, 32, 0, 0},   {64, 32, 32, 0, 0},   {32, 16, 16, 0, 0},
+        {256, 128, 128, 0, 0}, {128, 128, 64, 0, 0}, {128, 64, 64, 0, 0},
+        {64, 64, 32, 0, 0},    {32, 32, 32, 0, 0},   {16, 32, 16, 0, 0},
     };
     static const gpu_mm_tile narrow[] = {
-        {256, 128, 16, 0, 0}, {128, 64, 16, 0, 0}, {64, 32, 16, 0, 0}, {32, 16, 16, 0, 0},
+        {64, 128, 16, 0, 0}, {32, 64, 16, 0, 0}, {16, 32, 16, 0, 0},
     };
     bool small = n_tok <= GPU_MM_SMALL_BATCH;
     if (!small) {
@@ -110,7 +113,7 @@ pdvm_status gpu_plan_matmul(gpu_kernels *k, const gpu_mm_args *a, gpu_step *st)
     gpu_defs_int(&d, "BM", t.bm);
     gpu_defs_int(&d, "BN", t.bn);
     gpu_defs_int(&d, "MI", 2);
-    gpu_defs_int(&d, "TN", t.tn);
+    gpu_defs_int(&d, "NJ", t.nj);
     gpu_defs_int(&d, "KT", t.kt);
     gpu_defs_int(&d, "N_IN", a->n_in);
     gpu_defs_int(&d, "IN_MODE", a->in_mode == GPU_IN_NORM);

@@ -19,9 +19,9 @@
 
 /* The register and shared-memory tiling of matmul.comp: a workgroup of wg
  * invocations computes bm weight rows x bn tokens (each invocation 8 rows
- * by tn tokens), kt elements of the row length a step. */
+ * by 4 nj tokens), kt elements of the row length a step. */
 typedef struct gpu_mm_tile {
-    uint32_t wg, bm, bn, tn, kt;
+    uint32_t wg, bm, bn, nj, kt;
 } gpu_mm_tile;
 
 /* Batches of at most this many tokens get a narrow tile (bn 16): a

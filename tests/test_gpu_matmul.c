@@ -248,9 +248,12 @@ static void bad_tile_env(void **state)
     assert_non_null(strstr(pdvm_last_error(), "PDVM_MM_TILE"));
     setenv("PDVM_MM_TILE", "100000,128,64", 1);
     assert_int_equal(gpu_mm_tile_for(&f->k, 100, &t), PDVM_ERR_INVALID_ARG);
-    setenv("PDVM_MM_TILE", "32,16,16", 1);
+    setenv("PDVM_MM_TILE", "32,16,16", 1); /* 2 x 16 invocations: 4 tokens each take 64 */
+    assert_int_equal(gpu_mm_tile_for(&f->k, 100, &t), PDVM_ERR_INVALID_ARG);
+    setenv("PDVM_MM_TILE", "16,32,16", 1);
     assert_int_equal(gpu_mm_tile_for(&f->k, 100, &t), PDVM_OK);
-    assert_int_equal(t.bm, 16);
+    assert_int_equal(t.bm, 32);
+    assert_int_equal(t.nj, 1);
     unsetenv("PDVM_MM_TILE");
 }
 

@@ -5,6 +5,7 @@
 
 #include "error.h"
 #include "gpu_ops.h"
+#include "gpu_ops_batch.h"
 #include "gpu_plan.h"
 #include "gpu_types.h"
 #include "model.h"
@@ -61,15 +62,35 @@ uint64_t pdvm_bench_row_bytes(uint32_t type, uint32_t cols)
     return pdvm_type_row_bytes(type, cols, &rb) == PDVM_OK ? rb : 0;
 }
 
-static pdvm_status time_calls(gpu_kernels *k, const gpu_mv_args *a, int reps, double *us)
+/* One kernel call of a microbench: a mat-vec, or with n_tok > 0 the
+ * batched mat-mat on the same operands. */
+typedef struct bench_call {
+    gpu_mv_args mv;
+    uint32_t n_tok;
+} bench_call;
+
+static pdvm_status bench_call_run(gpu_kernels *k, const bench_call *c)
+{
+    if (!c->n_tok) return gpu_op_matvec(k, &c->mv);
+    const gpu_mv_args *v = &c->mv;
+    gpu_mm_args a = {
+        .act = v->act, .w = v->w, .in_mode = GPU_IN_PLAIN, .out_mode = GPU_OUT_STORE,
+        .n_in = v->n_in, .type_a = v->type_a, .rb_a = v->rb_a, .x = 0, .x_stride = v->n_in,
+        .map = GPU_MM_NO_MAP, .y = v->y, .y_stride = v->n_rows, .n_rows = v->n_rows,
+        .n_tok = c->n_tok,
+    };
+    return gpu_op_matmul(k, &a);
+}
+
+static pdvm_status time_calls(gpu_kernels *k, const bench_call *a, int reps, double *us)
 {
     double *t = malloc((size_t)reps * sizeof *t);
     if (!t) return pdvm_fail(PDVM_ERR_NOMEM, "bench matvec: %d timings", reps);
-    pdvm_status st = gpu_op_matvec(k, a); /* build and warm up */
+    pdvm_status st = bench_call_run(k, a); /* build and warm up */
     for (int i = 0; i < reps && st == PDVM_OK; i++) {
         uint64_t ns = 0;
         pdvm_gl_timer_begin(k->gl);
-        st = gpu_op_matvec(k, a);
+        st = bench_call_run(k, a);
         pdvm_status st2 = pdvm_gl_timer_end(k->gl, &ns);
         if (st == PDVM_OK) st = st2;
         t[i] = (double)ns / 1e3;
@@ -79,23 +100,28 @@ static pdvm_status time_calls(gpu_kernels *k, const gpu_mv_args *a, int reps, do
     return st;
 }
 
-/* Weights and an input vector on the device, then the timed calls. */
-static pdvm_status run_matvec(gpu_kernels *k, uint32_t type, uint64_t rb, uint32_t rows,
-                              uint32_t cols, int reps, double *us)
+/* Weights and n (1 for the mat-vec) input vectors on the device, then the
+ * timed calls. */
+static pdvm_status run_kernel(gpu_kernels *k, uint32_t type, uint64_t rb, uint32_t rows,
+                              uint32_t cols, uint32_t n_tok, int reps, double *us)
 {
     pdvm_gl *gl = k->gl;
     uint64_t bytes = rb * rows;
+    size_t n = n_tok ? n_tok : 1, n_x = n * cols, n_f = n_x + n * rows;
     pdvm_gl_buffer w = {0}, act = {0};
     pdvm_status st = pdvm_gl_buffer_create(gl, pdvm_align_up(bytes, 16), NULL, &w);
     if (st == PDVM_OK) st = pdvm_synth_fill(gl, &w, 0, bytes, rb, type, 1234);
-    float *x = calloc((size_t)cols + rows, sizeof *x);
-    if (!x && st == PDVM_OK) st = pdvm_fail(PDVM_ERR_NOMEM, "bench matvec: vectors");
-    for (uint32_t i = 0; x && i < cols; i++) x[i] = (float)((i * 2654435761u) % 1000) / 1000.0f - 0.5f;
-    if (st == PDVM_OK) st = pdvm_gl_buffer_create(gl, ((uint64_t)cols + rows) * 4, x, &act);
+    float *x = calloc(n_f, sizeof *x);
+    if (!x && st == PDVM_OK) st = pdvm_fail(PDVM_ERR_NOMEM, "bench kernel: vectors");
+    for (size_t i = 0; x && i < n_x; i++)
+        x[i] = (float)((i * 2654435761u) % 1000) / 1000.0f - 0.5f;
+    if (st == PDVM_OK) st = pdvm_gl_buffer_create(gl, n_f * 4, x, &act);
     if (st == PDVM_OK) {
-        gpu_mv_args a = {
-            .act = &act, .w = &w, .in_mode = GPU_IN_PLAIN, .out_mode = GPU_OUT_STORE, .n_in = cols,
-            .type_a = type, .rb_a = rb, .x = 0, .y = cols, .n_rows = rows,
+        bench_call a = {
+            .mv = {.act = &act, .w = &w, .in_mode = GPU_IN_PLAIN, .out_mode = GPU_OUT_STORE,
+                   .n_in = cols, .type_a = type, .rb_a = rb, .x = 0, .y = (uint32_t)n_x,
+                   .n_rows = rows},
+            .n_tok = n_tok,
         };
         st = time_calls(k, &a, reps, us);
     }
@@ -107,6 +133,12 @@ static pdvm_status run_matvec(gpu_kernels *k, uint32_t type, uint64_t rb, uint32
 
 pdvm_status pdvm_bench_matvec(pdvm_device *d, uint32_t type, uint32_t rows, uint32_t cols,
                               int reps, double *us)
+{
+    return pdvm_bench_matmul(d, type, rows, cols, 0, reps, us);
+}
+
+pdvm_status pdvm_bench_matmul(pdvm_device *d, uint32_t type, uint32_t rows, uint32_t cols,
+                              uint32_t n_tok, int reps, double *us)
 {
     uint64_t rb;
     if (!d || !us) return pdvm_fail(PDVM_ERR_INVALID_ARG, "bench matvec: NULL argument");
@@ -122,7 +154,7 @@ pdvm_status pdvm_bench_matvec(pdvm_device *d, uint32_t type, uint32_t rows, uint
     PDVM_TRY(pdvm_gl_make_current(d));
     gpu_kernels k;
     PDVM_TRY(gpu_kernels_init(&k, d));
-    pdvm_status st = run_matvec(&k, type, rb, rows, cols, reps, us);
+    pdvm_status st = run_kernel(&k, type, rb, rows, cols, n_tok, reps, us);
     gpu_kernels_free(&k);
     return st;
 }

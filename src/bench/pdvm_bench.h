@@ -65,6 +65,11 @@ pdvm_status pdvm_bench_seek(pdvm_session *s, uint32_t pos);
 pdvm_status pdvm_bench_matvec(pdvm_device *d, uint32_t type, uint32_t rows, uint32_t cols,
                               int reps, double *us);
 
+/* The same for the prefill mat-mat kernel (matmul.comp) on n_tok random
+ * input rows (n_tok 0: the mat-vec). */
+pdvm_status pdvm_bench_matmul(pdvm_device *d, uint32_t type, uint32_t rows, uint32_t cols,
+                              uint32_t n_tok, int reps, double *us);
+
 /* The median of n > 0 samples (sorts v). */
 double pdvm_bench_median(double *v, size_t n);
 

@@ -20,7 +20,7 @@ static void synopsis(char *buf, size_t cap)
     }
     snprintf(buf, cap,
              "(-m MODEL | --synthetic NAME --type T) [options]\n"
-             "       pdvm bench --kernel matvec --rows R --cols C --type T [--reps R]\n"
+             "       pdvm bench --kernel matvec|matmul --rows R --cols C --type T [-p N] [--reps R]\n"
              "       pdvm bench --suite [--models DIR] [--out FILE]\n"
              "  T (any case): %s.\n"
              "  Synthetic shapes (each with its architecture's layer: biases, Q/K norms,\n"
@@ -54,7 +54,8 @@ static int parse_args(int argc, char **argv, bench_opts *o)
         {NULL, "--profile", PDVM_ARG_FLAG, &o->profile, 0, 0, NULL, "per-dispatch GPU time"},
         {NULL, "--platform", PDVM_ARG_STR, &o->platform, 0, 0, "P", "EGL platform"},
         {NULL, "--out", PDVM_ARG_STR, &o->out_path, 0, 0, "FILE", "append JSON lines here"},
-        {NULL, "--kernel", PDVM_ARG_STR, &o->kernel, 0, 0, "matvec", "kernel microbench"},
+        {NULL, "--kernel", PDVM_ARG_STR, &o->kernel, 0, 0, "K", "kernel microbench: matvec, or "
+         "matmul (-p tokens)"},
         {NULL, "--rows", PDVM_ARG_U32, &o->rows, 0, max, "R", "kernel: rows"},
         {NULL, "--cols", PDVM_ARG_U32, &o->cols, 0, max, "C", "kernel: columns"},
         {NULL, "--suite", PDVM_ARG_FLAG, &o->suite, 0, 0, NULL, "the make bench suite"},
@@ -77,9 +78,10 @@ static int parse_args(int argc, char **argv, bench_opts *o)
     if (!o->suite && !o->kernel && !o->model_path == !o->synthetic)
         return fprintf(stderr, "pdvm bench: give one of -m MODEL, --synthetic NAME, "
                                "--kernel matvec or --suite\n"), PDVM_EXIT_USAGE;
-    if (o->kernel && (strcmp(o->kernel, "matvec") || !o->rows || !o->cols))
-        return fprintf(stderr, "pdvm bench: --kernel matvec needs --rows and --cols\n"),
-               PDVM_EXIT_USAGE;
+    if (o->kernel && ((strcmp(o->kernel, "matvec") && strcmp(o->kernel, "matmul")) ||
+                      !o->rows || !o->cols || (!strcmp(o->kernel, "matmul") && !o->n_prompt)))
+        return fprintf(stderr, "pdvm bench: --kernel matvec|matmul needs --rows and --cols "
+                               "(matmul: -p N tokens)\n"), PDVM_EXIT_USAGE;
     return 0;
 }
 
@@ -123,14 +125,19 @@ int bench_kernel(const bench_opts *o)
     if (st != PDVM_OK) return pdvm_cli_fail("bench", st);
     double us = 0;
     uint64_t row_bytes = pdvm_bench_row_bytes(o->type, o->cols);
-    st = pdvm_bench_matvec(d, o->type, o->rows, o->cols, (int)o->reps * 100, &us);
-    if (st == PDVM_OK) {
-        const pdvm_device_info *in = pdvm_device_get_info(d);
-        double gbps = (double)row_bytes * o->rows / (us * 1e3);
+    bool mm = !strcmp(o->kernel, "matmul");
+    uint32_t n_tok = mm ? o->n_prompt : 0;
+    st = pdvm_bench_matmul(d, o->type, o->rows, o->cols, n_tok, (int)o->reps * (mm ? 10 : 100),
+                           &us);
+    const pdvm_device_info *in = pdvm_device_get_info(d);
+    if (st == PDVM_OK && mm)
+        printf("matmul %s rows=%u cols=%u tokens=%u: %.2f us/call, %.2f TFLOP/s (%s, %s)\n",
+               pdvm_bench_type_name(o->type), o->rows, o->cols, n_tok, us,
+               2.0 * o->rows * o->cols * n_tok / (us * 1e6), in->renderer, in->platform);
+    else if (st == PDVM_OK)
         printf("matvec %s rows=%u cols=%u: %.2f us/call, %.1f GB/s (%s, %s)\n",
-               pdvm_bench_type_name(o->type), o->rows, o->cols, us, gbps, in->renderer,
-               in->platform);
-    }
+               pdvm_bench_type_name(o->type), o->rows, o->cols, us,
+               (double)row_bytes * o->rows / (us * 1e3), in->renderer, in->platform);
     pdvm_device_close(d);
     return st == PDVM_OK ? PDVM_EXIT_OK : pdvm_cli_fail("bench", st);
 }

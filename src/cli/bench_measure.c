@@ -140,33 +140,53 @@ static pdvm_status run_modes(bench_ctx *c, const bench_opts *o, uint32_t depth, 
     return st;
 }
 
+static void print_profile(pdvm_session *s, const char *title, uint32_t n, double wall_us,
+                          const pdvm_hparams *hp)
+{
+    pdvm_profile_entry k[32];
+    size_t n_k = pdvm_session_get_profile(s, k, 32);
+    double total = 0;
+    for (size_t i = 0; i < n_k; i++) total += k[i].total_us;
+    fprintf(stderr, "\nper-dispatch GPU time (%s, timer queries):\n", title);
+    fprintf(stderr, "  %-24s %8s %12s %12s %7s\n", "kernel", "calls/tok", "us/token",
+            "us/layer", "share");
+    for (size_t i = 0; i < n_k; i++)
+        fprintf(stderr, "  %-24s %8.2f %12.2f %12.3f %6.1f%%\n", k[i].name,
+                (double)k[i].calls / n, k[i].total_us / n, k[i].total_us / n / hp->n_layer,
+                100.0 * k[i].total_us / total);
+    fprintf(stderr, "  %-24s %8s %12.2f   (wall %.2f us/token while profiling)\n", "sum", "",
+            total / n, wall_us);
+}
+
 /* Per-dispatch breakdown of one chain: GPU time per step for one decode
- * step and for one layer. */
+ * step and for one layer; with a prompt, the same for one prefill. */
 static pdvm_status bench_profile(bench_ctx *c, const bench_opts *o, uint32_t depth,
                                  const pdvm_hparams *hp)
 {
     BENCH_TRY(pdvm_bench_set_unfused(c->s, o->unfused));
+    char title[96];
+    if (o->n_prompt) {
+        double tps;
+        BENCH_TRY(pdvm_session_set_profile(c->s, true));
+        pdvm_status st = time_prefill(c, o->n_prompt, &tps);
+        if (st == PDVM_OK) {
+            snprintf(title, sizeof title, "prefill of %u tokens", o->n_prompt);
+            print_profile(c->s, title, o->n_prompt, 1e6 / tps, hp);
+        }
+        pdvm_session_set_profile(c->s, false);
+        BENCH_TRY(st);
+    }
     BENCH_TRY(pdvm_session_set_profile(c->s, true));
     uint64_t disp;
     double tps;
     pdvm_status st = time_decode(c, depth, o->n_gen, &tps, &disp);
-    pdvm_profile_entry k[32];
-    size_t n = pdvm_session_get_profile(c->s, k, 32);
+    if (st == PDVM_OK) {
+        snprintf(title, sizeof title, "%s decode, depth %u, %u tokens",
+                 o->unfused ? "unfused" : "fused", depth, o->n_gen);
+        print_profile(c->s, title, o->n_gen, 1e6 / tps, hp);
+    }
     pdvm_session_set_profile(c->s, false);
-    BENCH_TRY(st);
-    double total = 0;
-    for (size_t i = 0; i < n; i++) total += k[i].total_us;
-    fprintf(stderr, "\nper-dispatch GPU time (%s, depth %u, %u tokens, timer queries):\n",
-            o->unfused ? "unfused" : "fused", depth, o->n_gen);
-    fprintf(stderr, "  %-24s %8s %12s %12s %7s\n", "kernel", "calls/tok", "us/token",
-            "us/layer", "share");
-    for (size_t i = 0; i < n; i++)
-        fprintf(stderr, "  %-24s %8.1f %12.1f %12.2f %6.1f%%\n", k[i].name,
-                (double)k[i].calls / o->n_gen, k[i].total_us / o->n_gen,
-                k[i].total_us / o->n_gen / hp->n_layer, 100.0 * k[i].total_us / total);
-    fprintf(stderr, "  %-24s %8s %12.1f   (wall %.1f us/token while profiling)\n", "sum", "",
-            total / o->n_gen, 1e6 / tps);
-    return PDVM_OK;
+    return st;
 }
 
 static uint32_t bench_n_ctx(const bench_opts *o, uint32_t depth)

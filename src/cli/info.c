@@ -14,7 +14,7 @@ static const uint64_t bandwidth_bytes = (uint64_t)256 << 20;
 
 typedef struct info_args {
     const char *platform;
-    bool json;
+    bool json, extensions;
 } info_args;
 
 /* Returns -1 to go on, else the exit code. */
@@ -23,10 +23,12 @@ static int parse_args(int argc, char **argv, info_args *a)
     const pdvm_arg args[] = {
         {NULL, "--platform", PDVM_ARG_STR, &a->platform, 0, 0, "P", "gbm, device or surfaceless"},
         {NULL, "--json", PDVM_ARG_FLAG, &a->json, 0, 0, NULL, "machine-readable output"},
+        {NULL, "--extensions", PDVM_ARG_FLAG, &a->extensions, 0, 0, NULL,
+         "list the driver's GL extensions, one a line, and nothing else"},
     };
     const size_t n_args = sizeof args / sizeof args[0];
     const char *synopsis =
-        "[--platform P] [--json]\n  Show the EGL platform and device chosen (and why the others "
+        "[--platform P] [--json | --extensions]\n  Show the EGL platform and device chosen (and why the others "
         "were not),\n  the GL driver, its compute limits, subgroup and timer-query support,\n  "
         "and the measured SSBO read bandwidth and dependent-dispatch latency.\n  "
         "PDVM_LIMITS=minimum shows the limits the engine then runs under.";
@@ -53,6 +55,11 @@ int pdvm_cli_info(int argc, char **argv)
     pdvm_device *d = NULL;
     pdvm_status st = pdvm_device_open(a.platform, &d);
     if (st != PDVM_OK) return pdvm_cli_fail("info", st);
+    if (a.extensions) {
+        for (size_t i = 0; pdvm_device_extension(d, i); i++) puts(pdvm_device_extension(d, i));
+        pdvm_device_close(d);
+        return PDVM_EXIT_OK;
+    }
     pdvm_info_report r = {.in = pdvm_device_get_info(d)};
     measure(d, &r);
     if (a.json) st = pdvm_info_print_json(stdout, &r);
