@@ -47,7 +47,16 @@ uniform uint u_ntok;  // tokens
 #define CG (BN / 4 / NJ)        // ... along the tokens
 #define KSEG (KT / 32)          // segments a step
 #define XV (KT / 4)             // vec4s of one token's inputs a step
-#define XLOADS ((BN * XV + WG_SIZE - 1) / WG_SIZE)
+// Where the workgroup has twice the invocations the weight segments need,
+// the inputs are staged by the other invocations, beside the decode
+// instead of after it: X0 is the first staging invocation, XN their count.
+#if WG_SIZE >= 2 * BM * KSEG
+#define X0 (BM * KSEG)
+#else
+#define X0 0
+#endif
+#define XN (WG_SIZE - X0)
+#define XLOADS ((BN * XV + XN - 1) / XN)
 #define N_STEPS ((N_SEG + KSEG - 1) / KSEG)
 #if OUT_MODE == 2
 #define TILE_ROWS (BM / 2)
@@ -192,8 +201,9 @@ void main()
             stage_weights(it % uint(BM), it / uint(BM), step * uint(KSEG) + it / uint(BM), tile_row0);
         // Neighbouring invocations take neighbouring vec4s of one token's
         // row: coalesced global loads, conflict-free shared stores.
+        if (tid >= uint(X0))
         for (uint i = 0u; i < uint(XLOADS); i++) {
-            uint it = tid + i * uint(WG_SIZE);
+            uint it = tid - uint(X0) + i * uint(XN);
             if (it >= uint(BN * XV)) break;
             uint t = it / uint(XV), kq = it % uint(XV);
             uint e0 = step * uint(KT) + 4u * kq;
@@ -228,8 +238,8 @@ void main()
     // slot it = t XV + kq held token t.
     barrier();
     for (uint i = 0u; i < uint(XLOADS); i++) {
-        uint it = tid + i * uint(WG_SIZE);
-        if (it < uint(BN * XV)) sh_x[it >> 2][it & 3u] = ss[i];
+        uint it = tid - uint(X0) + i * uint(XN);
+        if (tid >= uint(X0) && it < uint(BN * XV)) sh_x[it >> 2][it & 3u] = ss[i];
     }
     memoryBarrierShared();
     barrier();
