@@ -8,6 +8,7 @@
  * written when the buffer is made. */
 #include "gpu_chain_batch.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -378,10 +379,23 @@ static pdvm_status layer(gpu_state *s, uint32_t l, const pass *p)
     return st == PDVM_OK ? st : pdvm_fail_prefix(st, "layer %u", l);
 }
 
+/* NaN over everything a pass writes (all but the KV table). */
+static pdvm_status poison(gpu_state *s)
+{
+    gpu_batch *b = s->batch;
+    float *nan = malloc((size_t)b->kvt * sizeof *nan);
+    if (!nan) return pdvm_fail(PDVM_ERR_NOMEM, "GPU batch: poison");
+    for (uint32_t i = 0; i < b->kvt; i++) nan[i] = NAN;
+    pdvm_status st = pdvm_gl_buffer_write(s->gl, &b->buf, 0, (uint64_t)b->kvt * 4, nan);
+    free(nan);
+    return st;
+}
+
 static pdvm_status run_pass(gpu_state *s, const gpu_batch_tok *t, pass *p, float *logits)
 {
     gpu_batch *b = s->batch;
     const pdvm_hparams *hp = &s->m->hp;
+    if (s->poison_batch) PDVM_TRY(poison(s));
     PDVM_TRY(upload_tokens(s, t, p));
     PDVM_TRY(embed(s, p));
     for (uint32_t l = 0; l < hp->n_layer; l++) PDVM_TRY(layer(s, l, p));
