@@ -8,22 +8,25 @@
  *   for every token or for the last of each sequence): every kept row
  *   within TOL of the lone sequence's, the rows not kept NULL, positions as
  *   fed. The batch buffer is poisoned with NaN before each pass and the KV
- *   caches once at the start, so a value read unwritten (a key of a
- *   position another sequence wrote, a row a pass skipped) turns the
- *   logits to NaN. At the driver's limits, at PDVM_LIMITS=minimum, and with
- *   16 KiB blocks: KV slabs of 256 positions, each slab in a buffer of its
- *   own, the sequences past position 256 (two slabs a layer, the
- *   sequences' slabs in different buffers: one dispatch per buffer).
+ *   caches once at the start, so a value read unwritten (a slot no token
+ *   of the sequence wrote, a row a pass skipped) turns the logits to NaN.
+ *   At the driver's limits and at PDVM_LIMITS=minimum (the lone reference
+ *   at the driver's limits).
  * - greedy: eight sequences starting one step apart (prompt chunks of the
  *   late ones beside decode tokens of the early ones, one decode call a
  *   step as the server makes it): the greedy ids equal each sequence's
  *   alone (its prompt in one call, then a token a call), and every step
  *   costs the same dispatches whatever its sequences (weights read once a
  *   step, not once a sequence).
- * - truncate: a sequence cut back (pdvm_session_seq_truncate; with 16 KiB
- *   blocks from its second slab into its first) and refilled in mixed
- *   batches equals a fresh sequence fed the kept prefix and the new tokens;
- *   the other sequences, fed in the same batches, are unchanged by it.
+ * - truncate: a sequence fed in mixed steps, cut back
+ *   (pdvm_session_seq_truncate) and refilled in mixed steps equals a fresh
+ *   sequence fed the kept prefix and the new tokens; the other sequences,
+ *   fed in the same steps, match theirs alone throughout. At the driver's
+ *   limits, PDVM_LIMITS=minimum and with 16 KiB blocks: KV slabs of 256
+ *   positions, each in a buffer of its own (a slab's sequences served by
+ *   one dispatch per buffer), the cut sequence running into its second
+ *   slab beside the others' first, cut back into its first and refilled
+ *   into its second.
  * TOL = 1e-3, test_gpu_batch.c's bound: both paths keep K/V in f16 and sum
  * in f32 in different orders, so a value near an f16 rounding boundary may
  * round the other way (measured: at most ~1e-4 on llvmpipe), while a wrong
@@ -76,13 +79,26 @@ static void poison_kv(gpu_state *g)
     }
 }
 
-static pdvm_session *session(pdvm_model *m, uint32_t n_ctx, uint32_t n_seq, bool poisoned)
+/* A session on a context of its own, opened with env (NAME=VALUE, or
+ * NULL) set. */
+static pdvm_session *session(pdvm_model *m, uint32_t n_ctx, uint32_t n_seq, bool poisoned,
+                             const char *env)
 {
     pdvm_session_params p = pdvm_session_default_params();
     p.n_ctx = n_ctx;
     p.n_seq = n_seq;
     pdvm_session *s = NULL;
-    if (pdvm_session_create(m, &p, &s) != PDVM_OK) fail_msg("%s", pdvm_last_error());
+    char name[64] = "";
+    if (env) {
+        const char *eq = strchr(env, '=');
+        assert_true(eq && (size_t)(eq - env) < sizeof name);
+        memcpy(name, env, (size_t)(eq - env));
+        name[eq - env] = '\0';
+        setenv(name, eq + 1, 1);
+    }
+    pdvm_status st = pdvm_session_create(m, &p, &s);
+    if (env) unsetenv(name);
+    if (st != PDVM_OK) fail_msg("%s", pdvm_last_error());
     if (poisoned) {
         poison_kv(gpu_of(s));
         gpu_of(s)->poison_batch = true;
@@ -205,18 +221,20 @@ static void feed_lanes(pdvm_session *s, lane *ln, size_t n_lanes, uint32_t n_voc
     free(b);
 }
 
-/* Three streams of len[] tokens fed in mixed steps against each alone. */
-static void mixed(const char *name, const char *what, uint32_t n_ctx, const uint32_t *len,
-                  uint64_t seed, uint32_t want_spl)
+/* Three streams of len[] tokens fed in mixed steps to a session opened
+ * with env against each alone (at the driver's limits: the lone reference
+ * is the same whatever limits the batched side runs at). */
+static void mixed(const char *name, const char *what, const char *env, uint32_t n_ctx,
+                  const uint32_t *len, uint64_t seed, uint32_t want_spl)
 {
     pdvm_model *m = open_model(name);
     const uint32_t n_vocab = pdvm_model_hparams(m)->n_vocab;
     seq_streams st;
     seq_streams_random(&st, N_MIX, len, n_vocab, seed);
-    pdvm_session *single = session(m, n_ctx, 1, false);
+    pdvm_session *single = session(m, n_ctx, 1, false, NULL);
     seq_streams_expect(&st, single);
     pdvm_session_free(single);
-    pdvm_session *multi = session(m, n_ctx, N_MIX, true);
+    pdvm_session *multi = session(m, n_ctx, N_MIX, true, env);
     lane ln[N_MIX];
     for (uint32_t q = 0; q < N_MIX; q++) ln[q] = (lane){q, st.tok[q], st.expect[q], 0, len[q], len[q], 0};
     mix_result r = {0};
@@ -236,27 +254,16 @@ static void mixed_driver_limits(void **state)
 {
     (void)state;
     const uint32_t len[N_MIX] = {70, 23, 51};
-    mixed("stories260K.gguf", "f32, driver limits", 128, len, 100, 1);
-    mixed("stories260K-q4_0.gguf", "q4_0, driver limits", 128, len, 110, 1);
+    mixed("stories260K.gguf", "f32, driver limits", NULL, 128, len, 100, 1);
+    mixed("stories260K-q4_0.gguf", "q4_0, driver limits", NULL, 128, len, 110, 1);
 }
 
 static void mixed_minimum_limits(void **state)
 {
     (void)state;
     const uint32_t len[N_MIX] = {44, 9, 37};
-    setenv("PDVM_LIMITS", "minimum", 1);
-    mixed("stories260K-q8_0.gguf", "q8_0, PDVM_LIMITS=minimum", 64, len, 120, 1);
-    unsetenv("PDVM_LIMITS");
-}
-
-/* 16 KiB blocks: 256 positions a slab, every slab its own buffer. */
-static void mixed_split_kv(void **state)
-{
-    (void)state;
-    const uint32_t len[N_MIX] = {290, 131, 270};
-    setenv("PDVM_MAX_SSBO_BYTES", "16384", 1);
-    mixed("stories260K.gguf", "f32, 16 KiB blocks", 320, len, 130, 2);
-    unsetenv("PDVM_MAX_SSBO_BYTES");
+    mixed("stories260K-q8_0.gguf", "q8_0, PDVM_LIMITS=minimum", "PDVM_LIMITS=minimum", 64, len,
+          120, 1);
 }
 
 /* ------------------------------------------------------------ greedy */
@@ -284,14 +291,14 @@ typedef struct greedy_seq {
 
 /* Sequence q joins at step q; a step feeds each joined sequence the next
  * PROMPT_CHUNK ids of its prompt or its last id, in one decode call. */
-static void greedy_together(pdvm_model *m, const char *what, uint64_t seed)
+static void greedy_together(pdvm_model *m, const char *what, const char *env, uint64_t seed)
 {
     const uint32_t n_vocab = pdvm_model_hparams(m)->n_vocab;
     greedy_seq *g = calloc(N_GREEDY, sizeof *g);
     step_buf *b = malloc(sizeof *b);
     assert_true(g && b);
     uint64_t rng = seed;
-    pdvm_session *single = session(m, 128, 1, false);
+    pdvm_session *single = session(m, 128, 1, false, env);
     for (uint32_t q = 0; q < N_GREEDY; q++) {
         g[q].n_prompt = g[q].n = 2 + (uint32_t)(test_rand_u64(&rng) % 19);
         g[q].tok[0] = 1;
@@ -299,7 +306,7 @@ static void greedy_together(pdvm_model *m, const char *what, uint64_t seed)
         greedy_alone(single, g[q].tok, g[q].n_prompt, n_vocab, g[q].alone);
     }
     pdvm_session_free(single);
-    pdvm_session *multi = session(m, 128, N_GREEDY, true);
+    pdvm_session *multi = session(m, 128, N_GREEDY, true, env);
     lane ln[N_GREEDY];
     for (uint32_t q = 0; q < N_GREEDY; q++) ln[q] = (lane){q, g[q].tok, NULL, 0, 0, 0, 0};
     uint64_t step_dispatches = 0;
@@ -352,21 +359,19 @@ static void greedy_driver_limits(void **state)
 {
     (void)state;
     pdvm_model *m = open_model("stories260K.gguf");
-    greedy_together(m, "f32, driver limits", 200);
+    greedy_together(m, "f32, driver limits", NULL, 200);
     pdvm_model_close(m);
     m = open_model("stories260K-q8_0.gguf");
-    greedy_together(m, "q8_0, driver limits", 210);
+    greedy_together(m, "q8_0, driver limits", NULL, 210);
     pdvm_model_close(m);
 }
 
 static void greedy_minimum_limits(void **state)
 {
     (void)state;
-    setenv("PDVM_LIMITS", "minimum", 1);
     pdvm_model *m = open_model("stories260K-q4_0.gguf");
-    greedy_together(m, "q4_0, PDVM_LIMITS=minimum", 220);
+    greedy_together(m, "q4_0, PDVM_LIMITS=minimum", "PDVM_LIMITS=minimum", 220);
     pdvm_model_close(m);
-    unsetenv("PDVM_LIMITS");
 }
 
 /* ---------------------------------------------------------- truncate */
@@ -374,21 +379,21 @@ static void greedy_minimum_limits(void **state)
 /* Sequence 1 fed its first `keep` ids and n_x others, cut back to keep and
  * fed the rest of its stream, sequences 0 and 2 fed beside it throughout;
  * every checked row against the lone streams. */
-static void truncate_refill(const char *name, const char *what, uint32_t n_ctx,
+static void truncate_refill(const char *name, const char *what, const char *env, uint32_t n_ctx,
                             const uint32_t *len, uint32_t keep, uint32_t n_x, uint64_t seed)
 {
     pdvm_model *m = open_model(name);
     const uint32_t n_vocab = pdvm_model_hparams(m)->n_vocab;
     seq_streams st;
     seq_streams_random(&st, N_MIX, len, n_vocab, seed);
-    pdvm_session *single = session(m, n_ctx, 1, false);
+    pdvm_session *single = session(m, n_ctx, 1, false, NULL);
     seq_streams_expect(&st, single);
     pdvm_session_free(single);
     int32_t *px = malloc((keep + n_x) * sizeof *px);
     assert_non_null(px);
     memcpy(px, st.tok[1], keep * sizeof *px);
     for (uint32_t i = 0; i < n_x; i++) px[keep + i] = (int32_t)(test_rand_u64(&seed) % n_vocab);
-    pdvm_session *multi = session(m, n_ctx, N_MIX, true);
+    pdvm_session *multi = session(m, n_ctx, N_MIX, true, env);
     lane a[N_MIX] = {{0, st.tok[0], st.expect[0], 0, len[0] / 2, len[0] / 2, 0},
                      {1, px, st.expect[1], 0, keep + n_x, keep, 0},
                      {2, st.tok[2], st.expect[2], 0, len[2] / 2, len[2] / 2, 0}};
@@ -416,33 +421,33 @@ static void truncate_driver_limits(void **state)
 {
     (void)state;
     const uint32_t len[N_MIX] = {60, 48, 30};
-    truncate_refill("stories260K.gguf", "f32, driver limits", 96, len, 20, 25, 300);
+    truncate_refill("stories260K.gguf", "f32, driver limits", NULL, 96, len, 20, 25, 300);
 }
 
 static void truncate_minimum_limits(void **state)
 {
     (void)state;
     const uint32_t len[N_MIX] = {30, 40, 24};
-    setenv("PDVM_LIMITS", "minimum", 1);
-    truncate_refill("stories260K-q8_0.gguf", "q8_0, PDVM_LIMITS=minimum", 64, len, 11, 20, 310);
-    unsetenv("PDVM_LIMITS");
+    truncate_refill("stories260K-q8_0.gguf", "q8_0, PDVM_LIMITS=minimum", "PDVM_LIMITS=minimum",
+                    64, len, 11, 20, 310);
 }
 
-/* Cut from the second KV slab back into the first. */
+/* 16 KiB blocks: 256 positions a slab, every slab a buffer of its own.
+ * Sequence 1 runs into its second slab beside the others' first ones, is
+ * cut back into its first and refilled into its second. */
 static void truncate_split_kv(void **state)
 {
     (void)state;
-    const uint32_t len[N_MIX] = {280, 290, 100};
-    setenv("PDVM_MAX_SSBO_BYTES", "16384", 1);
-    truncate_refill("stories260K.gguf", "f32, 16 KiB blocks", 320, len, 230, 45, 320);
-    unsetenv("PDVM_MAX_SSBO_BYTES");
+    const uint32_t len[N_MIX] = {100, 262, 100};
+    truncate_refill("stories260K.gguf", "f32, 16 KiB blocks", "PDVM_MAX_SSBO_BYTES=16384", 320,
+                    len, 240, 22, 320);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(mixed_driver_limits),    cmocka_unit_test(mixed_minimum_limits),
-        cmocka_unit_test(mixed_split_kv),         cmocka_unit_test(greedy_driver_limits),
+        cmocka_unit_test(greedy_driver_limits),
         cmocka_unit_test(greedy_minimum_limits),  cmocka_unit_test(truncate_driver_limits),
         cmocka_unit_test(truncate_minimum_limits), cmocka_unit_test(truncate_split_kv),
     };
