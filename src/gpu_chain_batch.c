@@ -391,6 +391,34 @@ static pdvm_status poison(gpu_state *s)
     return st;
 }
 
+/* The pass's logits rows into their out rows: rows come in token order,
+ * the order of their out indices, so consecutive outs (the session gives
+ * them) are one read, one sync with the GPU a pass, not one a row. */
+static pdvm_status read_logits(gpu_state *s, const gpu_batch_tok *t, const pass *p, float *logits)
+{
+    gpu_batch *b = s->batch;
+    const uint32_t n_vocab = (uint32_t)s->m->output.ne[1];
+    int32_t first = -1, next = -1;
+    bool consecutive = true;
+    for (uint32_t i = 0; i < p->n; i++) {
+        if (t[i].out < 0) continue;
+        if (first < 0) first = next = t[i].out;
+        consecutive &= t[i].out == next++;
+    }
+    if (consecutive)
+        return pdvm_gl_buffer_read(s->gl, &b->buf, (uint64_t)b->logits * 4,
+                                   (uint64_t)p->n_out * n_vocab * 4,
+                                   logits + (size_t)first * n_vocab);
+    uint32_t r = 0;
+    for (uint32_t i = 0; i < p->n; i++) {
+        if (t[i].out < 0) continue;
+        uint64_t at = ((uint64_t)b->logits + (uint64_t)r++ * n_vocab) * 4;
+        PDVM_TRY(pdvm_gl_buffer_read(s->gl, &b->buf, at, (uint64_t)n_vocab * 4,
+                                     logits + (size_t)t[i].out * n_vocab));
+    }
+    return PDVM_OK;
+}
+
 static pdvm_status run_pass(gpu_state *s, const gpu_batch_tok *t, pass *p, float *logits)
 {
     gpu_batch *b = s->batch;
@@ -406,15 +434,7 @@ static pdvm_status run_pass(gpu_state *s, const gpu_batch_tok *t, pass *p, float
                        .y = b->logits, .y_stride = n_vocab};
     PDVM_TRY(group_mm(s, gpu_plan_group(&s->wp, 0, GPU_G_OUTPUT), out, p->n_out));
     PDVM_TRY(pdvm_gl_check(s->gl, "batched output projection"));
-    /* Rows come in token order, the order of their out indices. */
-    uint32_t r = 0;
-    for (uint32_t i = 0; i < p->n; i++) {
-        if (t[i].out < 0) continue;
-        PDVM_TRY(pdvm_gl_buffer_read(s->gl, &b->buf, ((uint64_t)b->logits + (uint64_t)r * n_vocab) * 4,
-                                     (uint64_t)n_vocab * 4, logits + (size_t)t[i].out * n_vocab));
-        r++;
-    }
-    return PDVM_OK;
+    return read_logits(s, t, p, logits);
 }
 
 pdvm_status gpu_batch_eval(gpu_state *s, const gpu_batch_tok *t, size_t n, float *logits)

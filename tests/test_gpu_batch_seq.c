@@ -236,7 +236,8 @@ static void mixed(const char *name, const char *what, const char *env, uint32_t 
     pdvm_session_free(single);
     pdvm_session *multi = session(m, n_ctx, N_MIX, true, env);
     lane ln[N_MIX];
-    for (uint32_t q = 0; q < N_MIX; q++) ln[q] = (lane){q, st.tok[q], st.expect[q], 0, len[q], len[q], 0};
+    for (uint32_t q = 0; q < N_MIX; q++)
+        ln[q] = (lane){q, st.tok[q], st.expect[q], 0, len[q], len[q], 0};
     mix_result r = {0};
     feed_lanes(multi, ln, N_MIX, n_vocab, seed + 1, &r);
     print_message("%-28s %u steps (%u mixed), %u rows, KV slabs/layer %u in %u buffer(s), worst "
@@ -302,7 +303,8 @@ static void greedy_together(pdvm_model *m, const char *what, const char *env, ui
     for (uint32_t q = 0; q < N_GREEDY; q++) {
         g[q].n_prompt = g[q].n = 2 + (uint32_t)(test_rand_u64(&rng) % 19);
         g[q].tok[0] = 1;
-        for (uint32_t i = 1; i < g[q].n; i++) g[q].tok[i] = (int32_t)(test_rand_u64(&rng) % n_vocab);
+        for (uint32_t i = 1; i < g[q].n; i++)
+            g[q].tok[i] = (int32_t)(test_rand_u64(&rng) % n_vocab);
         greedy_alone(single, g[q].tok, g[q].n_prompt, n_vocab, g[q].alone);
     }
     pdvm_session_free(single);
