@@ -1,8 +1,13 @@
-// Causal attention of a batch (prefill), one workgroup per (query head h,
-// token t), over one KV slab: the token attends to the cached positions
-// [u_pos0, min(pos_t + 1, u_pos0 + u_kv_stride)) of its sequence, keys
-// and values f16 in the cache (attn_layout.glsl; the batch's own K/V are
-// written there first by rope_kv_batch.comp). Online softmax (Milakov &
+// Causal attention of a batch (prefill, or one step of several
+// sequences), one workgroup per (query head h, token t), over one KV slab
+// of each sequence whose slab lies in the bound buffer: the token attends
+// to the cached positions [u_pos0, min(pos_t + 1, u_pos0 + u_kv_stride))
+// of its own sequence (its slab's first word from the KV table, kv_base),
+// keys and values f16 in the cache (attn_layout.glsl; the batch's own K/V
+// are written there first by rope_kv_batch.comp, so earlier tokens of the
+// same sequence in the batch are seen and other sequences never are).
+// Tokens whose slab is in another buffer return at once: that buffer's
+// dispatch serves them. Online softmax (Milakov &
 // Gimelshein 2018, as FlashAttention-2, Dao 2023, organises it): keys in
 // chunks of WG_SIZE, one score per invocation, running max m and sum l,
 // accumulator rescaled per chunk. Across slabs (a cache larger than one
@@ -17,8 +22,9 @@ layout(std430, binding = 2) readonly restrict buffer KCache { uint kc[]; };
 layout(std430, binding = 3) readonly restrict buffer VCache { uint vc[]; };
 
 uniform uint u_qkv, u_pos, u_out, u_state, u_first, u_last;
-uniform uint u_kv_k, u_kv_v, u_kv_stride, u_pos0;
+uniform uint u_seq, u_kvt, u_buf, u_kv_stride, u_pos0;
 
+#define KV_TABLE
 #include "attn_layout.glsl"
 
 #define PAIRS (HEAD_DIM / 2)
@@ -30,6 +36,8 @@ shared float sh_p[WG_SIZE];
 void main()
 {
     uint lid = gl_LocalInvocationIndex, h = gl_WorkGroupID.x, t = gl_WorkGroupID.y;
+    uint base;
+    if (!kv_base(uint(act[u_seq + t]), base)) return; // the same for the whole workgroup
     uint kvh = h / uint(N_HEAD / N_HEAD_KV);
     uint pos = uint(act[u_pos + t]);
     uint st = u_state + (t * uint(N_HEAD) + h) * uint(HEAD_DIM + 2);
@@ -57,7 +65,7 @@ void main()
         uint key = c0 + lid;
         float s = neg_inf();
         if (key < end) {
-            uint kw = kv_word(u_kv_k, u_kv_stride, kvh, key);
+            uint kw = kv_word(base, u_kv_stride, kvh, key);
             s = 0.0;
             for (uint p = 0u; p < uint(PAIRS); p++) s += dot(sh_q[p], unpackHalf2x16(kc[kw + p]));
             s *= SCALE;
@@ -81,7 +89,7 @@ void main()
             if (i >= uint(PAIRS)) break;
             vec2 a = acc[j] * r;
             for (uint k = 0u; k < n; k++)
-                a += sh_p[k] * unpackHalf2x16(vc[kv_word(u_kv_v, u_kv_stride, kvh, c0 + k) + i]);
+                a += sh_p[k] * unpackHalf2x16(vc[kv_word(base, u_kv_stride, kvh, c0 + k) + i]);
             acc[j] = a;
         }
         barrier(); // weights read before the next chunk's scores

@@ -17,6 +17,19 @@ uint kv_word(uint base, uint stride, uint kvh, uint t)
 
 #endif
 
+#ifdef KV_TABLE
+// The batched kernels' KV table (gpu_ops_batch.h, gpu_batch_slab): the
+// first word of sequence q's slab at act[u_kvt + 3q + 1..2] (word / 65536,
+// word % 65536), or false when that slab lies in another buffer than the
+// one bound (act[u_kvt + 3q] != u_buf).
+bool kv_base(uint q, out uint word)
+{
+    uint e = u_kvt + 3u * q;
+    word = uint(act[e + 1u]) * 65536u + uint(act[e + 2u]);
+    return uint(act[e]) == u_buf;
+}
+#endif
+
 #if defined(MAX_SLOTS) && defined(HEAD_DIM)
 uint part_index(uint part, uint h, uint slot)
 {

@@ -3,7 +3,9 @@
 // q are rotated in place (when u_rot_q, once per layer); pairs of k are
 // rotated and with v packed to f16 (packHalf2x16) into the cache slab
 // holding the token's position (attn_layout.glsl), for tokens whose
-// position lies in this slab [u_pos0, u_pos0 + u_kv_stride). Rotation of
+// position lies in this slab [u_pos0, u_pos0 + u_kv_stride) and whose
+// sequence (floats at act[u_seq]) has its slab in the bound buffer
+// (kv_base: the KV table at act[u_kvt], buffer index u_buf). Rotation of
 // the pair (2j, 2j+1) (PDVM_ROPE_NORM) with the host's cos/sin of the
 // token's position at act[u_cs + t * N_ROT + 2j] (rope.glsl: computed on
 // the CPU like the reference). Positions are floats in act.
@@ -16,9 +18,10 @@ layout(std430, binding = 2) writeonly restrict buffer KCache { uint kc[]; };
 layout(std430, binding = 3) writeonly restrict buffer VCache { uint vc[]; };
 
 uniform uint u_qkv, u_pos, u_cs, u_rot_q;
-uniform uint u_kv_k, u_kv_v, u_kv_stride, u_pos0;
+uniform uint u_seq, u_kvt, u_buf, u_kv_stride, u_pos0;
 
 #define QKV_N ((N_HEAD + 2 * N_HEAD_KV) * HEAD_DIM)
+#define KV_TABLE
 #include "attn_layout.glsl"
 
 vec2 rotate(uint cs, uint d, vec2 v)
@@ -44,11 +47,13 @@ void main()
         return;
     }
     uint pos = uint(act[u_pos + t]);
-    if (pos < u_pos0 || pos - u_pos0 >= u_kv_stride) return;
+    uint base;
+    if (pos < u_pos0 || pos - u_pos0 >= u_kv_stride || !kv_base(uint(act[u_seq + t]), base))
+        return;
     bool is_v = e >= nq + nkv;
     uint f = e - nq - (is_v ? nkv : 0u);
     uint kvh = f / uint(HEAD_DIM), p = (f % uint(HEAD_DIM)) / 2u;
-    uint word = kv_word(is_v ? u_kv_v : u_kv_k, u_kv_stride, kvh, pos - u_pos0) + p;
+    uint word = kv_word(base, u_kv_stride, kvh, pos - u_pos0) + p;
     if (is_v) {
         vc[word] = packHalf2x16(v);
     } else {

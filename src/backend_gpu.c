@@ -1,8 +1,11 @@
 /* The GPU backend (backend.h): a session's context, plans, buffers and
- * the chain that evaluates tokens. A batch goes through the decode chain
- * one token at a time, each on its sequence's KV slabs; only the tokens
- * that keep logits compute and read them. Every entry point makes the
- * session's own context current first. */
+ * the chain that evaluates tokens. A batch of several tokens (a prompt, or
+ * one step of several sequences) takes the batched path
+ * (gpu_chain_batch.h) where the architecture has it; a single token, or
+ * any token of another architecture, goes through the decode chain, on
+ * its sequence's KV slabs. Only the tokens that keep logits compute and
+ * read them. Every entry point makes the session's own context current
+ * first. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -149,13 +152,11 @@ static pdvm_status run_token(gpu_state *s, gpu_chain *c, const pdvm_batch_token 
                                logits + (size_t)t->out * n_vocab);
 }
 
-/* The batched path serves sessions of one sequence (its KV slabs are the
- * plan's); several sequences go token by token until it takes a per-token
- * sequence. */
+/* Any batch of several tokens, of one sequence or several (weights are
+ * then read once for all of them); a lone token is the decode chain's. */
 static bool use_batched(const gpu_state *s, size_t n)
 {
-    return n > 1 && s->n_seq == 1 && !s->no_batch && !s->unfused &&
-           gpu_batch_supported(s->m, NULL);
+    return n > 1 && !s->no_batch && !s->unfused && gpu_batch_supported(s->m, NULL);
 }
 
 static pdvm_status decode_batched(gpu_state *s, const pdvm_batch_token *t, size_t n,
@@ -163,7 +164,7 @@ static pdvm_status decode_batched(gpu_state *s, const pdvm_batch_token *t, size_
 {
     gpu_batch_tok *b = malloc(n * sizeof *b);
     if (!b) return pdvm_fail(PDVM_ERR_NOMEM, "GPU batch: %zu tokens", n);
-    for (size_t i = 0; i < n; i++) b[i] = (gpu_batch_tok){t[i].id, t[i].pos, t[i].out};
+    for (size_t i = 0; i < n; i++) b[i] = (gpu_batch_tok){t[i].id, t[i].seq, t[i].pos, t[i].out};
     pdvm_status st = gpu_batch_eval(s, b, n, logits);
     free(b);
     return st;

@@ -1,11 +1,14 @@
 /* The batched forward pass (see gpu_chain_batch.h). Dispatches are planned
  * per pass (programs are found by their defines and built once); the batch
- * activation buffer holds, for up to cap tokens: ids, positions and the
- * logits map as floats, the RoPE tables, x, q|k|v rows, the attention
- * output, the FFN hidden rows, the attention state between KV slabs and
- * the logits rows. */
+ * activation buffer holds, for up to cap tokens: ids, positions, the
+ * logits map and sequences as floats, the RoPE tables, x, q|k|v rows, the
+ * attention output, the FFN hidden rows, the attention state between KV
+ * slabs and the logits rows; then the session's KV table (where each
+ * sequence's slab of each layer lies: gpu_ops_batch.h, gpu_batch_slab),
+ * written when the buffer is made. */
 #include "gpu_chain_batch.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,8 +22,10 @@
 struct gpu_batch {
     pdvm_gl_buffer buf;
     uint32_t cap, cap_out;   /* tokens, logits rows */
-    uint32_t ids, pos, map, cs, x, qkv, att, h, state, logits, n_floats;
-    float *host;             /* ids | pos | map | cs of one pass */
+    uint32_t ids, pos, map, seq, cs, x, qkv, att, h, state, logits, kvt, n_floats;
+    float *host;             /* ids | pos | map | seq | cs of one pass */
+    bool *present;           /* [n_seq]: the pass has tokens of the sequence */
+    uint32_t *bufs;          /* [n_seq]: scratch of kv_bufs */
 };
 
 bool gpu_batch_supported(const pdvm_model *m, const char **why)
@@ -64,13 +69,22 @@ static uint32_t ubatch(pdvm_status *st)
     return (uint32_t)n;
 }
 
-static void layout(gpu_batch *b, const pdvm_hparams *hp)
+/* Floats of the KV table: (buffer, word / 65536, word % 65536) for each
+ * sequence of each slab of each layer. */
+static uint32_t kvt_floats(const gpu_state *s)
 {
+    return (uint32_t)(s->kvp.seq_slabs * s->n_seq * 3);
+}
+
+static void layout(gpu_batch *b, const gpu_state *s)
+{
+    const pdvm_hparams *hp = &s->m->hp;
     uint32_t c = b->cap, qkv = (hp->n_head + 2 * hp->n_head_kv) * hp->head_dim;
     uint32_t at = 0;
     b->ids = at, at += c;
     b->pos = at, at += c;
     b->map = at, at += c;
+    b->seq = at, at += c;
     b->cs = at, at += c * hp->n_rot;
     b->x = at, at += c * hp->n_embd;
     b->qkv = at, at += c * qkv;
@@ -78,24 +92,49 @@ static void layout(gpu_batch *b, const pdvm_hparams *hp)
     b->h = at, at += c * hp->n_ff;
     b->state = at, at += c * hp->n_head * (hp->head_dim + 2);
     b->logits = at, at += b->cap_out * hp->n_vocab;
+    b->kvt = at, at += kvt_floats(s);
     b->n_floats = at;
 }
 
-static uint64_t bytes_for(const pdvm_hparams *hp, uint32_t cap, uint32_t cap_out)
+static uint64_t bytes_for(const gpu_state *s, uint32_t cap, uint32_t cap_out)
 {
     gpu_batch b = {.cap = cap, .cap_out = cap_out};
-    layout(&b, hp);
+    layout(&b, s);
     return (uint64_t)b.n_floats * 4;
 }
 
-/* Buffers for passes of cap tokens writing cap_out logits rows. */
+/* The KV table of the session's plan, written once per buffer. */
+static pdvm_status write_kvt(gpu_state *s)
+{
+    gpu_batch *b = s->batch;
+    const gpu_kv_plan *kv = &s->kvp;
+    uint32_t n = kvt_floats(s);
+    float *t = malloc((n ? n : 1) * sizeof *t);
+    if (!t) return pdvm_fail(PDVM_ERR_NOMEM, "GPU batch: KV table");
+    for (size_t i = 0; i < kv->seq_slabs; i++)
+        for (uint32_t q = 0; q < s->n_seq; q++) {
+            const gpu_kv_slab *sl = &kv->slabs[q * kv->seq_slabs + i];
+            float *e = t + (i * s->n_seq + q) * 3;
+            e[0] = (float)sl->buf;
+            e[1] = (float)(uint32_t)(sl->word >> 16);
+            e[2] = (float)(uint32_t)(sl->word & 0xffffu);
+        }
+    pdvm_status st = pdvm_gl_buffer_write(s->gl, &b->buf, (uint64_t)b->kvt * 4, (uint64_t)n * 4, t);
+    free(t);
+    return st;
+}
+
+/* Buffers for passes of cap tokens writing cap_out logits rows: grown to
+ * hold what the previous ones held too where that still fits a block (a
+ * server's batches alternate between many tokens and many logits rows). */
 static pdvm_status ensure(gpu_state *s, uint32_t cap, uint32_t cap_out)
 {
     gpu_batch *b = s->batch;
     if (b && b->cap >= cap && b->cap_out >= cap_out) return PDVM_OK;
     if (b) {
-        cap = cap > b->cap ? cap : b->cap;
-        cap_out = cap_out > b->cap_out ? cap_out : b->cap_out;
+        uint32_t both = cap > b->cap ? cap : b->cap;
+        uint32_t both_out = cap_out > b->cap_out ? cap_out : b->cap_out;
+        if (bytes_for(s, both, both_out) <= s->block) cap = both, cap_out = both_out;
         gpu_batch_free(s);
     }
     b = calloc(1, sizeof *b);
@@ -103,10 +142,14 @@ static pdvm_status ensure(gpu_state *s, uint32_t cap, uint32_t cap_out)
     s->batch = b;
     b->cap = cap;
     b->cap_out = cap_out;
-    layout(b, &s->m->hp);
+    layout(b, s);
     b->host = malloc((size_t)b->cs * 4 + (size_t)cap * s->m->hp.n_rot * 4);
-    if (!b->host) return pdvm_fail(PDVM_ERR_NOMEM, "GPU batch: host tables");
-    return pdvm_gl_buffer_create(s->gl, (uint64_t)b->n_floats * 4, NULL, &b->buf);
+    b->present = calloc(s->n_seq, sizeof *b->present);
+    b->bufs = calloc(s->n_seq, sizeof *b->bufs);
+    if (!b->host || !b->present || !b->bufs)
+        return pdvm_fail(PDVM_ERR_NOMEM, "GPU batch: host tables");
+    PDVM_TRY(pdvm_gl_buffer_create(s->gl, (uint64_t)b->n_floats * 4, NULL, &b->buf));
+    return write_kvt(s);
 }
 
 /* Logits rows the passes of cap tokens write at most. */
@@ -130,7 +173,7 @@ static pdvm_status pass_size(const gpu_state *s, const gpu_batch_tok *t, size_t 
     for (;;) {
         *cap = c;
         *cap_out = rows_out(t, n, c);
-        uint64_t bytes = bytes_for(&s->m->hp, c, *cap_out);
+        uint64_t bytes = bytes_for(s, c, *cap_out);
         if (bytes <= s->block) return PDVM_OK;
         if (c == 1)
             return pdvm_fail(PDVM_ERR_UNSUPPORTED, "GPU batch: one token needs %llu bytes of "
@@ -146,6 +189,8 @@ void gpu_batch_free(gpu_state *s)
     if (!b) return;
     if (b->buf.id) pdvm_gl_buffer_delete(s->gl, &b->buf);
     free(b->host);
+    free(b->present);
+    free(b->bufs);
     free(b);
     s->batch = NULL;
 }
@@ -163,21 +208,27 @@ void gpu_batch_free(gpu_state *s)
 
 typedef struct pass {
     uint32_t n, n_out;
-    uint32_t max_pos;
+    uint32_t min_pos, max_pos;
 } pass;
 
-/* Ids, positions, the logits map and the RoPE tables of the pass. */
+/* Ids, positions, the logits map, sequences and the RoPE tables of the
+ * pass; which sequences it has. */
 static pdvm_status upload_tokens(gpu_state *s, const gpu_batch_tok *t, pass *p)
 {
     gpu_batch *b = s->batch;
     const uint32_t n_rot = s->m->hp.n_rot, c = b->cap;
-    float *ids = b->host, *pos = ids + c, *map = pos + c, *cs = b->host + b->cs;
+    float *ids = b->host, *pos = ids + c, *map = pos + c, *seq = map + c, *cs = b->host + b->cs;
     p->n_out = 0;
+    p->min_pos = UINT32_MAX;
     p->max_pos = 0;
+    memset(b->present, 0, s->n_seq * sizeof *b->present);
     for (uint32_t i = 0; i < p->n; i++) {
         ids[i] = (float)t[i].id;
         pos[i] = (float)t[i].pos;
+        seq[i] = (float)t[i].seq;
+        b->present[t[i].seq] = true;
         if (t[i].pos > p->max_pos) p->max_pos = t[i].pos;
+        if (t[i].pos < p->min_pos) p->min_pos = t[i].pos;
         if (t[i].out >= 0) map[p->n_out++] = (float)i;
         if (n_rot) pdvm_rope_table(&s->rope[0], t[i].pos, cs + (size_t)i * n_rot);
     }
@@ -242,9 +293,34 @@ static pdvm_status group_mm(gpu_state *s, const gpu_group *g, gpu_mm_args a, uin
     return PDVM_OK;
 }
 
-static gpu_batch_slab slab_of(const gpu_state *s, const gpu_kv_slab *sl)
+/* The cache buffers holding slab k of layer l of the pass's sequences,
+ * each once, into b->bufs; returns how many. One in the common case (all
+ * sequences' caches in one buffer), so a step of several sequences costs
+ * the dispatches of one. */
+static uint32_t kv_bufs(const gpu_state *s, uint32_t l, uint32_t k)
 {
-    return (gpu_batch_slab){&s->kbufs[sl->buf], &s->vbufs[sl->buf], sl->word, sl->pos0, sl->n_pos};
+    const gpu_kv_plan *kv = &s->kvp;
+    gpu_batch *b = s->batch;
+    uint32_t n = 0;
+    for (uint32_t q = 0; q < s->n_seq; q++) {
+        if (!b->present[q]) continue;
+        uint32_t buf = kv->slabs[q * kv->seq_slabs + (size_t)l * kv->slabs_per_layer + k].buf;
+        uint32_t j = 0;
+        while (j < n && b->bufs[j] != buf) j++;
+        if (j == n) b->bufs[n++] = buf;
+    }
+    return n;
+}
+
+/* Slab k of layer l of the sequences whose slab is in cache buffer buf
+ * (the slab's shape is every sequence's: sequence 0's gives it). */
+static gpu_batch_slab slab_of(const gpu_state *s, uint32_t l, uint32_t k, uint32_t buf)
+{
+    const gpu_kv_plan *kv = &s->kvp;
+    size_t i = (size_t)l * kv->slabs_per_layer + k;
+    const gpu_kv_slab *sl = &kv->slabs[i];
+    return (gpu_batch_slab){&s->kbufs[buf], &s->vbufs[buf], buf, s->batch->seq,
+                            s->batch->kvt + (uint32_t)(i * s->n_seq * 3), sl->pos0, sl->n_pos};
 }
 
 static pdvm_status attention(gpu_state *s, uint32_t l, const pass *p)
@@ -253,18 +329,26 @@ static pdvm_status attention(gpu_state *s, uint32_t l, const pass *p)
     const pdvm_hparams *hp = &s->m->hp;
     const gpu_kv_slab *slabs = &s->kvp.slabs[(size_t)l * s->kvp.slabs_per_layer];
     uint32_t n_slabs = 0;
+    bool rot_q = true; /* q is rotated by the layer's first dispatch */
     for (uint32_t i = 0; i < s->kvp.slabs_per_layer; i++) {
         if (slabs[i].n_pos == 0) continue;
-        gpu_rope_kv_args a = {&b->buf, hp, slab_of(s, &slabs[i]), b->qkv, b->pos, b->cs, p->n,
-                              i == 0};
-        RUN(gpu_plan_rope_kv_batch, &a);
         if (slabs[i].pos0 <= p->max_pos) n_slabs = i + 1;
+        bool writes = slabs[i].pos0 <= p->max_pos && slabs[i].pos0 + slabs[i].n_pos > p->min_pos;
+        if (!writes && !rot_q) continue;
+        for (uint32_t j = 0, n_b = kv_bufs(s, l, i); j < n_b; j++) {
+            gpu_rope_kv_args a = {&b->buf, hp, slab_of(s, l, i, b->bufs[j]), b->qkv, b->pos,
+                                  b->cs, p->n, rot_q};
+            RUN(gpu_plan_rope_kv_batch, &a);
+            rot_q = false;
+        }
     }
-    for (uint32_t i = 0; i < n_slabs; i++) {
-        gpu_attn_batch_args a = {&b->buf, hp, s->m->ap.attn_scale, slab_of(s, &slabs[i]), b->qkv,
-                                 b->pos, b->att, b->state, p->n, i == 0, i + 1 == n_slabs};
-        RUN(gpu_plan_attn_batch, &a);
-    }
+    for (uint32_t i = 0; i < n_slabs; i++)
+        for (uint32_t j = 0, n_b = kv_bufs(s, l, i); j < n_b; j++) {
+            gpu_attn_batch_args a = {&b->buf, hp, s->m->ap.attn_scale, slab_of(s, l, i, b->bufs[j]),
+                                     b->qkv, b->pos, b->att, b->state, p->n, i == 0,
+                                     i + 1 == n_slabs};
+            RUN(gpu_plan_attn_batch, &a);
+        }
     return PDVM_OK;
 }
 
@@ -295,10 +379,51 @@ static pdvm_status layer(gpu_state *s, uint32_t l, const pass *p)
     return st == PDVM_OK ? st : pdvm_fail_prefix(st, "layer %u", l);
 }
 
+/* NaN over everything a pass writes (all but the KV table). */
+static pdvm_status poison(gpu_state *s)
+{
+    gpu_batch *b = s->batch;
+    float *nan = malloc((size_t)b->kvt * sizeof *nan);
+    if (!nan) return pdvm_fail(PDVM_ERR_NOMEM, "GPU batch: poison");
+    for (uint32_t i = 0; i < b->kvt; i++) nan[i] = NAN;
+    pdvm_status st = pdvm_gl_buffer_write(s->gl, &b->buf, 0, (uint64_t)b->kvt * 4, nan);
+    free(nan);
+    return st;
+}
+
+/* The pass's logits rows into their out rows: rows come in token order,
+ * the order of their out indices, so consecutive outs (the session gives
+ * them) are one read, one sync with the GPU a pass, not one a row. */
+static pdvm_status read_logits(gpu_state *s, const gpu_batch_tok *t, const pass *p, float *logits)
+{
+    gpu_batch *b = s->batch;
+    const uint32_t n_vocab = (uint32_t)s->m->output.ne[1];
+    int32_t first = -1, next = -1;
+    bool consecutive = true;
+    for (uint32_t i = 0; i < p->n; i++) {
+        if (t[i].out < 0) continue;
+        if (first < 0) first = next = t[i].out;
+        consecutive &= t[i].out == next++;
+    }
+    if (consecutive)
+        return pdvm_gl_buffer_read(s->gl, &b->buf, (uint64_t)b->logits * 4,
+                                   (uint64_t)p->n_out * n_vocab * 4,
+                                   logits + (size_t)first * n_vocab);
+    uint32_t r = 0;
+    for (uint32_t i = 0; i < p->n; i++) {
+        if (t[i].out < 0) continue;
+        uint64_t at = ((uint64_t)b->logits + (uint64_t)r++ * n_vocab) * 4;
+        PDVM_TRY(pdvm_gl_buffer_read(s->gl, &b->buf, at, (uint64_t)n_vocab * 4,
+                                     logits + (size_t)t[i].out * n_vocab));
+    }
+    return PDVM_OK;
+}
+
 static pdvm_status run_pass(gpu_state *s, const gpu_batch_tok *t, pass *p, float *logits)
 {
     gpu_batch *b = s->batch;
     const pdvm_hparams *hp = &s->m->hp;
+    if (s->poison_batch) PDVM_TRY(poison(s));
     PDVM_TRY(upload_tokens(s, t, p));
     PDVM_TRY(embed(s, p));
     for (uint32_t l = 0; l < hp->n_layer; l++) PDVM_TRY(layer(s, l, p));
@@ -309,15 +434,7 @@ static pdvm_status run_pass(gpu_state *s, const gpu_batch_tok *t, pass *p, float
                        .y = b->logits, .y_stride = n_vocab};
     PDVM_TRY(group_mm(s, gpu_plan_group(&s->wp, 0, GPU_G_OUTPUT), out, p->n_out));
     PDVM_TRY(pdvm_gl_check(s->gl, "batched output projection"));
-    /* Rows come in token order, the order of their out indices. */
-    uint32_t r = 0;
-    for (uint32_t i = 0; i < p->n; i++) {
-        if (t[i].out < 0) continue;
-        PDVM_TRY(pdvm_gl_buffer_read(s->gl, &b->buf, ((uint64_t)b->logits + (uint64_t)r * n_vocab) * 4,
-                                     (uint64_t)n_vocab * 4, logits + (size_t)t[i].out * n_vocab));
-        r++;
-    }
-    return PDVM_OK;
+    return read_logits(s, t, p, logits);
 }
 
 pdvm_status gpu_batch_eval(gpu_state *s, const gpu_batch_tok *t, size_t n, float *logits)

@@ -2,8 +2,10 @@
  * tokens goes through each layer as mat-mat products (matmul.comp: every
  * weight row read once for the whole batch), a RoPE + KV-write pass and
  * causal attention over the cache (attn_batch.comp), instead of one
- * decode-chain pass per token. Only the logits rows asked for are
- * computed.
+ * decode-chain pass per token. A batch may hold tokens of several
+ * sequences (a server step: one token of each busy slot, prompt chunks of
+ * others): each one's K/V go to its sequence's KV slabs and its attention
+ * reads only them. Only the logits rows asked for are computed.
  *
  * Coverage (gpu_batch_supported, the one place that decides): RMSNorm,
  * Q/K/V without biases or Q/K norms, adjacent-pair RoPE (PDVM_ROPE_NORM;
@@ -25,11 +27,13 @@
 struct gpu_state;
 typedef struct gpu_batch gpu_batch;
 
-/* One token of a batch: its id, its sequence's position, and the logits
- * row it writes (-1: none). Tokens of one sequence come in position
- * order. */
+/* One token of a batch: its id, its sequence (< the session's n_seq), its
+ * position in that sequence, and the logits row it writes (-1: none).
+ * Tokens of one sequence come in position order; tokens of different
+ * sequences may interleave in any order. */
 typedef struct gpu_batch_tok {
     int32_t id;
+    uint32_t seq;
     uint32_t pos;
     int32_t out;
 } gpu_batch_tok;
@@ -44,7 +48,9 @@ enum { GPU_BATCH_DEFAULT_UB = 512 };
 bool gpu_batch_supported(const pdvm_model *m, const char **why);
 
 /* Evaluate t[0..n) on s (gpu_batch_supported must hold), append their K
- * and V to the cache and write the logits of each token with out >= 0 to
+ * and V to their sequences' caches (each token attends to its own
+ * sequence's cache up to its position, the batch's earlier tokens of that
+ * sequence included) and write the logits of each token with out >= 0 to
  * logits[out * n_vocab ..] (logits may be NULL when none asks). The batch
  * buffers are made on first use and grown as needed.
  * Errors: PDVM_ERR_INVALID_ARG (a bad PDVM_UBATCH), PDVM_ERR_UNSUPPORTED

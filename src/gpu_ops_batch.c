@@ -192,8 +192,8 @@ static void bind_slab(gpu_step *st, const gpu_batch_slab *s)
     st->buf[3] = s->vc;
 }
 
-static const char *const rk_uniforms[] = {"u_qkv", "u_pos", "u_cs", "u_rot_q", "u_kv_k",
-                                          "u_kv_v", "u_kv_stride", "u_pos0"};
+static const char *const rk_uniforms[] = {"u_qkv", "u_pos", "u_cs", "u_rot_q", "u_seq",
+                                          "u_kvt", "u_buf", "u_kv_stride", "u_pos0"};
 
 pdvm_status gpu_plan_rope_kv_batch(gpu_kernels *k, const gpu_rope_kv_args *a, gpu_step *st)
 {
@@ -209,14 +209,15 @@ pdvm_status gpu_plan_rope_kv_batch(gpu_kernels *k, const gpu_rope_kv_args *a, gp
     step_init(st, p, ceil_div(pairs, wg), a->n_tok);
     st->buf[B_ACT] = a->act;
     bind_slab(st, &a->slab);
-    const uint32_t v[] = {a->qkv, a->pos, a->cs, a->rot_q, (uint32_t)a->slab.word,
-                          (uint32_t)a->slab.word, a->slab.n_pos, a->slab.pos0};
+    const uint32_t v[] = {a->qkv, a->pos, a->cs, a->rot_q, a->slab.seq, a->slab.kvt,
+                          a->slab.buf, a->slab.n_pos, a->slab.pos0};
     memcpy(st->val, v, sizeof v);
     return PDVM_OK;
 }
 
 static const char *const ab_uniforms[] = {"u_qkv", "u_pos", "u_out", "u_state", "u_first",
-                                          "u_last", "u_kv_k", "u_kv_v", "u_kv_stride", "u_pos0"};
+                                          "u_last", "u_seq", "u_kvt", "u_buf", "u_kv_stride",
+                                          "u_pos0"};
 
 pdvm_status gpu_plan_attn_batch(gpu_kernels *k, const gpu_attn_batch_args *a, gpu_step *st)
 {
@@ -232,9 +233,8 @@ pdvm_status gpu_plan_attn_batch(gpu_kernels *k, const gpu_attn_batch_args *a, gp
     step_init(st, p, hp->n_head, a->n_tok);
     st->buf[B_ACT] = a->act;
     bind_slab(st, &a->slab);
-    const uint32_t v[] = {a->qkv, a->pos, a->out, a->state, a->first, a->last,
-                          (uint32_t)a->slab.word, (uint32_t)a->slab.word, a->slab.n_pos,
-                          a->slab.pos0};
+    const uint32_t v[] = {a->qkv, a->pos, a->out, a->state, a->first, a->last, a->slab.seq,
+                          a->slab.kvt, a->slab.buf, a->slab.n_pos, a->slab.pos0};
     memcpy(st->val, v, sizeof v);
     return PDVM_OK;
 }

@@ -69,18 +69,23 @@ typedef struct gpu_embd_batch_args {
 } gpu_embd_batch_args;
 pdvm_status gpu_plan_embd_batch(gpu_kernels *k, const gpu_embd_batch_args *a, gpu_step *st);
 
-/* The KV slab a batched kernel reads or writes: positions [pos0, pos0 +
- * n_pos) from word `word` of kc and vc. */
+/* The KV slabs a batched kernel reads or writes: positions [pos0, pos0 +
+ * n_pos) of one layer, one slab of each sequence whose slab lies in cache
+ * buffer `buf` (bound as kc and vc). Token t's sequence is the float
+ * act[seq + t]; for sequence q the table at act[kvt + 3 q] holds its
+ * slab's buffer index and its first word as word / 65536 and word % 65536
+ * (floats, exact). Tokens of sequences whose slab is in another buffer are
+ * left to that buffer's dispatch. */
 typedef struct gpu_batch_slab {
     const pdvm_gl_buffer *kc, *vc;
-    uint64_t word;
+    uint32_t buf, seq, kvt;
     uint32_t pos0, n_pos;
 } gpu_batch_slab;
 
 /* rope_kv_batch.comp over token rows q|k|v at act[qkv + t * row]
  * (PDVM_ROPE_NORM): q rotated in place when rot_q, k rotated and v
- * written to the slab for tokens whose position (floats at act[pos]) is in
- * it; cos/sin of token t at act[cs + t * n_rot]. */
+ * written to its sequence's slab for tokens whose position (floats at
+ * act[pos]) is in it; cos/sin of token t at act[cs + t * n_rot]. */
 typedef struct gpu_rope_kv_args {
     const pdvm_gl_buffer *act;
     const pdvm_hparams *hp;
@@ -90,9 +95,11 @@ typedef struct gpu_rope_kv_args {
 } gpu_rope_kv_args;
 pdvm_status gpu_plan_rope_kv_batch(gpu_kernels *k, const gpu_rope_kv_args *a, gpu_step *st);
 
-/* attn_batch.comp over one slab: att[t] (n_head * head_dim floats from
- * act[out]) for queries q of the qkv rows; state: (m, l, acc) per token
- * and head between slabs (first, last: the layer's first and last slab). */
+/* attn_batch.comp over one slab of each sequence in slab.buf: att[t]
+ * (n_head * head_dim floats from act[out]) for queries q of the qkv rows,
+ * each token over its own sequence's cache up to its position; state:
+ * (m, l, acc) per token and head between slabs (first, last: the layer's
+ * first and last slab). */
 typedef struct gpu_attn_batch_args {
     const pdvm_gl_buffer *act;
     const pdvm_hparams *hp;

@@ -47,7 +47,9 @@ typedef struct gpu_state {
     uint64_t eval_dispatches;
     gpu_chain fused, unfused_chain; /* planned when first used */
     struct gpu_batch *batch;        /* the batched path's buffers (gpu_chain_batch.h) */
-    bool no_batch;                  /* prompts token by token (PDVM_BATCH=0) */
+    bool no_batch;                  /* every batch token by token (PDVM_BATCH=0) */
+    bool poison_batch;              /* tests: NaN over the batch buffer's per-pass part
+                                     * before each pass, so a value read unwritten shows */
     pdvm_progress_fn progress;
     void *progress_user;
 } gpu_state;
@@ -59,7 +61,8 @@ pdvm_status gpu_state_create(pdvm_gl *gl, const pdvm_model *m, const pdvm_sessio
                              uint32_t n_ctx, gpu_state **out);
 void gpu_state_free(gpu_state *s);
 
-/* Evaluate a resolved batch (backend.h) token by token; logits rows
+/* Evaluate a resolved batch (backend.h): batched when it has several
+ * tokens and the architecture allows, else token by token; logits rows
  * (n_vocab floats each) are read back as their tokens finish. */
 pdvm_status gpu_state_decode(gpu_state *s, const pdvm_batch_token *t, size_t n, float *logits);
 /* Evaluate tokens of sequence 0 at positions pos.. and read the last one's

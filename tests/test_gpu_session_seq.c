@@ -11,10 +11,11 @@
  * and one it can is exact. A full sequence leaves the others running, and
  * the KV cache and the memory budget count every sequence.
  *
- * TOL = 1e-3, test_gpu_e2e's per-step bound: both sides run the same
- * dispatches on the same values, so the rows are expected bit-identical
- * (the worst is printed); the bound only allows a driver that sums in a
- * different order when buffers move. */
+ * TOL = 1e-3, test_gpu_e2e's per-step bound: unfused, both sides run the
+ * same dispatches on the same values, so the rows are expected
+ * bit-identical (the worst is printed); fused, a batch of several tokens
+ * takes the batched path (test_gpu_batch_seq.c), whose f16 K/V and sums
+ * come in another order than the lone token-by-token chain's. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
