@@ -60,15 +60,19 @@ static pdvm_status mm_tile_env(const pdvm_gl_limits *l, gpu_mm_tile *t, bool *se
 pdvm_status gpu_mm_tile_for(const gpu_kernels *k, uint32_t n_tok, gpu_mm_tile *out)
 {
     const pdvm_gl_limits *l = k->lim;
-    /* Best first. 128 rows x 64 tokens in 256 invocations (8 x 4 outputs
-     * each, 24 KiB): on the H200 (`pdvm bench --kernel matmul --rows 14336
-     * --cols 4096 -p 512`, q4_0) 12.4 TFLOP/s against 10.8 for 128 x 128,
-     * 11.4 for 128 x 128 in 512 invocations and 10.1 for 64 x 256: smaller
-     * workgroups keep more of them resident, which hides the weight
-     * decode's latency. The GLES minimums take 64 x 32. */
+    /* Best first. 128 x 128 in 256 invocations (8 x 8 outputs each, 32
+     * KiB) where 48 KiB of shared memory allow it; llvmpipe's 32 KiB take
+     * 128 x 64; the GLES minimums 64 x 32. On the H200 the kernel alone
+     * (`pdvm bench --kernel matmul --rows 14336 --cols 4096 -p 512`, q4_0)
+     * runs 128 x 64 faster (12.6 TFLOP/s against 10.8), but in the model,
+     * where the SwiGLU mode's 128-row tile holds 64 output rows, the
+     * llama-3-8b q4_0 prefill of 512 tokens ran at 836 tokens/s with 128 x
+     * 128 everywhere, 810 with 128 x 64 outside the SwiGLU mode and 624
+     * with 128 x 64 everywhere (`pdvm bench --synthetic llama-3-8b -p 512`,
+     * PDVM_MM_TILE). */
     static const gpu_mm_tile wide[] = {
-        {256, 128, 64, 0, 0}, {256, 128, 128, 0, 0}, {128, 128, 64, 0, 0},
-        {128, 64, 64, 0, 0},  {64, 64, 32, 0, 0},    {32, 32, 32, 0, 0},
+        {256, 128, 128, 0, 0}, {256, 128, 64, 0, 0}, {128, 128, 64, 0, 0},
+        {128, 64, 64, 0, 0},   {64, 64, 32, 0, 0},   {32, 32, 32, 0, 0},
         {16, 32, 16, 0, 0},
     };
     static const gpu_mm_tile narrow[] = {
