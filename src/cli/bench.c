@@ -22,6 +22,8 @@ static void synopsis(char *buf, size_t cap)
              "(-m MODEL | --synthetic NAME --type T) [options]\n"
              "       pdvm bench --kernel matvec --rows R --cols C --type T [--reps R]\n"
              "       pdvm bench --suite [--models DIR] [--out FILE]\n"
+             "       pdvm bench --compare BASELINE CURRENT [--md FILE] [--min-band F]\n"
+             "       pdvm bench --plot RESULTS   (gnuplot data for bench/roofline.gp)\n"
              "  T (any case): %s.\n"
              "  Synthetic shapes (each with its architecture's layer: biases, Q/K norms,\n"
              "  post-norms, windows): %s.\n"
@@ -34,7 +36,7 @@ static void synopsis(char *buf, size_t cap)
 static int parse_args(int argc, char **argv, bench_opts *o)
 {
     *o = (bench_opts){.type = 0, .n_prompt = 128, .n_gen = 32, .reps = 3,
-                      .models_dir = "../shared/models"};
+                      .models_dir = "../shared/models", .min_band = 0.05f};
     const char *type = "q4_0";
     const double max = 1 << 24;
     const pdvm_arg args[] = {
@@ -49,7 +51,7 @@ static int parse_args(int argc, char **argv, bench_opts *o)
         {NULL, "--depth", PDVM_ARG_U32, &o->depth, 0, max, "N", "positions already cached"},
         {NULL, "--both", PDVM_ARG_FLAG, &o->both, 0, 0, NULL, "fused and unfused, alternating"},
         {NULL, "--unfused", PDVM_ARG_FLAG, &o->unfused, 0, 0, NULL, "one operation per dispatch"},
-        {NULL, "--reps", PDVM_ARG_U32, &o->reps, 1, max, "R", "repetitions (3)"},
+        {NULL, "--reps", PDVM_ARG_U32, &o->reps, 1, BENCH_MAX_REPS, "R", "repetitions (3)"},
         {NULL, "--json", PDVM_ARG_FLAG, &o->json, 0, 0, NULL, "one JSON object a row"},
         {NULL, "--profile", PDVM_ARG_FLAG, &o->profile, 0, 0, NULL, "per-dispatch GPU time"},
         {NULL, "--platform", PDVM_ARG_STR, &o->platform, 0, 0, "P", "EGL platform"},
@@ -59,6 +61,14 @@ static int parse_args(int argc, char **argv, bench_opts *o)
         {NULL, "--cols", PDVM_ARG_U32, &o->cols, 0, max, "C", "kernel: columns"},
         {NULL, "--suite", PDVM_ARG_FLAG, &o->suite, 0, 0, NULL, "the make bench suite"},
         {NULL, "--models", PDVM_ARG_STR, &o->models_dir, 0, 0, "DIR", "suite: model files"},
+        {NULL, "--compare", PDVM_ARG_STR, &o->compare, 0, 0, "BASELINE",
+         "results file to judge CURRENT against"},
+        {NULL, "CURRENT", PDVM_ARG_POS, &o->current, 0, 0, NULL, "--compare: results file"},
+        {NULL, "--md", PDVM_ARG_STR, &o->md_path, 0, 0, "FILE", "--compare: markdown here too"},
+        {NULL, "--md-chart", PDVM_ARG_STR, &o->md_chart, 0, 0, "IMG", "--md: image to embed"},
+        {NULL, "--min-band", PDVM_ARG_F32, &o->min_band, 0, 10, "F",
+         "--compare: noise band floor (0.05)"},
+        {NULL, "--plot", PDVM_ARG_STR, &o->plot, 0, 0, "RESULTS", "gnuplot data of a file"},
     };
     const size_t n_args = sizeof args / sizeof args[0];
     int r = pdvm_args_parse("bench", args, n_args, argc, argv);
@@ -74,9 +84,17 @@ static int parse_args(int argc, char **argv, bench_opts *o)
         fprintf(stderr, "pdvm bench: unknown --type '%s' (GPU types: %s)\n", type, types);
         return PDVM_EXIT_USAGE;
     }
+    if (o->compare && !o->current)
+        return fprintf(stderr, "pdvm bench: --compare BASELINE needs the CURRENT results file\n"),
+               PDVM_EXIT_USAGE;
+    if (o->current && !o->compare)
+        return fprintf(stderr, "pdvm bench: unexpected argument '%s'\n", o->current),
+               PDVM_EXIT_USAGE;
+    if (o->compare || o->plot) return 0;
     if (!o->suite && !o->kernel && !o->model_path == !o->synthetic)
         return fprintf(stderr, "pdvm bench: give one of -m MODEL, --synthetic NAME, "
-                               "--kernel matvec or --suite\n"), PDVM_EXIT_USAGE;
+                               "--kernel matvec, --suite, --compare or --plot\n"),
+               PDVM_EXIT_USAGE;
     if (o->kernel && (strcmp(o->kernel, "matvec") || !o->rows || !o->cols))
         return fprintf(stderr, "pdvm bench: --kernel matvec needs --rows and --cols\n"),
                PDVM_EXIT_USAGE;
@@ -172,6 +190,8 @@ int pdvm_cli_bench(int argc, char **argv)
         snprintf(ub, sizeof ub, "%u", o.n_ubatch);
         setenv("PDVM_UBATCH", ub, 1);
     }
+    if (o.compare) return bench_compare_files(&o);
+    if (o.plot) return bench_plot_file(&o);
     if (o.kernel) return bench_kernel(&o);
     /* The output file first: a path that cannot be written must not cost
      * minutes of measuring. The suite truncates it, a single run appends. */

@@ -36,7 +36,7 @@ static void emit(suite_state *s, const bench_row *rows, int n)
 static void run_model(suite_state *s, const bench_model *bm)
 {
     bench_opts o = *s->o;
-    double prefill[2] = {0, 0};
+    bench_row prefill[2]; /* the depth-0 rows' prefill, carried */
     for (size_t d = 0; d < sizeof suite_depths / sizeof suite_depths[0]; d++) {
         bench_row rows[2];
         int n = 0;
@@ -47,8 +47,11 @@ static void run_model(suite_state *s, const bench_model *bm)
             return;
         }
         for (int i = 0; i < n; i++) {
-            if (d == 0) prefill[i] = rows[i].prefill_tps;
-            rows[i].prefill_tps = prefill[i];
+            if (d == 0) prefill[i] = rows[i];
+            rows[i].prefill_tps = prefill[i].prefill_tps;
+            rows[i].prefill_gflops = prefill[i].prefill_gflops;
+            rows[i].n_prefill_reps = prefill[i].n_prefill_reps;
+            memcpy(rows[i].prefill_reps, prefill[i].prefill_reps, sizeof rows[i].prefill_reps);
             rows[i].n_prompt = s->o->n_prompt;
         }
         emit(s, rows, n);
