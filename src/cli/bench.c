@@ -24,6 +24,7 @@ static void synopsis(char *buf, size_t cap)
              "       pdvm bench --suite [--models DIR] [--out FILE]\n"
              "       pdvm bench --compare BASELINE CURRENT [--md FILE] [--min-band F]\n"
              "       pdvm bench --plot RESULTS   (gnuplot data for bench/roofline.gp)\n"
+             "       pdvm bench --synthetic NAME --type T --write-gguf FILE [--seed S]\n"
              "  T (any case): %s.\n"
              "  Synthetic shapes (each with its architecture's layer: biases, Q/K norms,\n"
              "  post-norms, windows): %s.\n"
@@ -36,7 +37,7 @@ static void synopsis(char *buf, size_t cap)
 static int parse_args(int argc, char **argv, bench_opts *o)
 {
     *o = (bench_opts){.type = 0, .n_prompt = 128, .n_gen = 32, .reps = 3,
-                      .models_dir = "../shared/models", .min_band = 0.05f};
+                      .models_dir = "../shared/models", .min_band = 0.05f, .seed = 1};
     const char *type = "q4_0";
     const double max = 1 << 24;
     const pdvm_arg args[] = {
@@ -69,6 +70,9 @@ static int parse_args(int argc, char **argv, bench_opts *o)
         {NULL, "--min-band", PDVM_ARG_F32, &o->min_band, 0, 10, "F",
          "--compare: noise band floor (0.05)"},
         {NULL, "--plot", PDVM_ARG_STR, &o->plot, 0, 0, "RESULTS", "gnuplot data of a file"},
+        {NULL, "--write-gguf", PDVM_ARG_STR, &o->write_gguf, 0, 0, "FILE",
+         "write the synthetic shape as a GGUF file"},
+        {"-s", "--seed", PDVM_ARG_SEED, &o->seed, 0, 0, "S", "--write-gguf: weights (1)"},
     };
     const size_t n_args = sizeof args / sizeof args[0];
     int r = pdvm_args_parse("bench", args, n_args, argc, argv);
@@ -91,6 +95,9 @@ static int parse_args(int argc, char **argv, bench_opts *o)
         return fprintf(stderr, "pdvm bench: unexpected argument '%s'\n", o->current),
                PDVM_EXIT_USAGE;
     if (o->compare || o->plot) return 0;
+    if (o->write_gguf && !o->synthetic)
+        return fprintf(stderr, "pdvm bench: --write-gguf needs --synthetic NAME\n"),
+               PDVM_EXIT_USAGE;
     if (!o->suite && !o->kernel && !o->model_path == !o->synthetic)
         return fprintf(stderr, "pdvm bench: give one of -m MODEL, --synthetic NAME, "
                                "--kernel matvec, --suite, --compare or --plot\n"),
@@ -180,6 +187,20 @@ static int bench_one(const bench_opts *o, FILE *out)
     return r;
 }
 
+/* The synthetic shape as a file, on the CPU: no device is opened. */
+static int bench_write_gguf(const bench_opts *o)
+{
+    uint64_t bytes = 0;
+    double t0 = pdvm_cli_now_s();
+    pdvm_status st =
+        pdvm_synthetic_write_gguf(o->synthetic, o->type, o->seed, o->write_gguf, &bytes);
+    if (st != PDVM_OK) return pdvm_cli_fail("bench", st);
+    printf("%s: %s at %s, seed %llu, %.1f MiB of tensor data, %.1f s\n", o->write_gguf,
+           o->synthetic, pdvm_bench_type_name(o->type), (unsigned long long)o->seed,
+           bytes / 1048576.0, pdvm_cli_now_s() - t0);
+    return PDVM_EXIT_OK;
+}
+
 int pdvm_cli_bench(int argc, char **argv)
 {
     bench_opts o;
@@ -193,6 +214,7 @@ int pdvm_cli_bench(int argc, char **argv)
     if (o.compare) return bench_compare_files(&o);
     if (o.plot) return bench_plot_file(&o);
     if (o.kernel) return bench_kernel(&o);
+    if (o.write_gguf) return bench_write_gguf(&o);
     /* The output file first: a path that cannot be written must not cost
      * minutes of measuring. The suite truncates it, a single run appends. */
     FILE *out = NULL;

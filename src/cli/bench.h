@@ -34,6 +34,8 @@ typedef struct bench_opts {
     const char *md_chart;    /* --md-chart: an image the markdown embeds */
     float min_band;          /* --min-band: floor of the noise band (fraction) */
     const char *plot;        /* --plot RESULTS: gnuplot data on stdout */
+    const char *write_gguf;  /* --write-gguf FILE: the synthetic shape as a file */
+    uint64_t seed;           /* --seed: its random weights */
 } bench_opts;
 
 typedef struct bench_row {
