@@ -1,7 +1,8 @@
 /* The comparison of bench results files (src/cli/bench_compare.h): the
  * noise band from the repetitions, a regression beyond it judged slower,
  * one within it the same, a missing and a new row reported, rows of an
- * older file (no samples) judged against the floor, bad files refused
+ * older file (no samples) judged against the floor, another engine's rows
+ * matched with pdvm's fused ones, bad files refused
  * with the line, and the plot data ordered by weight bytes. Files are
  * written with json-c as pdvm bench writes them. */
 #include <setjmp.h>
@@ -104,7 +105,7 @@ static void compare_files(bench_recs *b, bench_recs *c, double floor_band, bench
     char err[256];
     assert_true(bench_recs_load(base_path, b, err, sizeof err));
     assert_true(bench_recs_load(cur_path, c, err, sizeof err));
-    assert_true(bench_compare(b, c, floor_band, out));
+    assert_true(bench_compare(b, c, floor_band, NULL, out));
 }
 
 static void test_noise_band(void **state)
@@ -250,6 +251,41 @@ static void test_floor_without_samples(void **state)
     bench_recs_free(&rc);
 }
 
+/* Another engine's rows (mode "llama.cpp") against pdvm's fused ones:
+ * matched across modes, the unfused rows left out, not reported new. */
+static void test_current_mode(void **state)
+{
+    (void)state;
+    row_spec b[] = {{"f.gguf", "llama.cpp", 0, {200, 200, 200}, {900, 900, 900}, 3, 10},
+                    {"f.gguf", "llama.cpp", 1024, {150, 150, 150}, {0, 0, 0}, 3, 10}};
+    row_spec c[] = {{"f.gguf", "fused", 0, {100, 100, 100}, {900, 900, 900}, 3, 10},
+                    {"f.gguf", "unfused", 0, {80, 80, 80}, {900, 900, 900}, 3, 10},
+                    {"f.gguf", "fused", 1024, {150, 151, 149}, {0, 0, 0}, 3, 10}};
+    write_rows(base_path, b, 2);
+    write_rows(cur_path, c, 3);
+    char err[256];
+    bench_recs rb, rc;
+    bench_cmp cmp;
+    assert_true(bench_recs_load(base_path, &rb, err, sizeof err));
+    assert_true(bench_recs_load(cur_path, &rc, err, sizeof err));
+    assert_true(bench_compare(&rb, &rc, 0.05, "fused", &cmp));
+    assert_int_equal(cmp.n, 2);
+    assert_string_equal(cmp.rows[0].cur->mode, "fused");
+    assert_true(fabs(cmp.rows[0].decode.change + 0.5) < 1e-9);
+    assert_int_equal(cmp.rows[0].verdict, BENCH_SLOWER);
+    assert_int_equal(cmp.rows[1].verdict, BENCH_SAME);
+    assert_false(cmp.rows[1].prefill.present); /* no prefill at depth 1024 */
+    assert_int_equal(cmp.n_new, 0);
+    bench_cmp_free(&cmp);
+    /* Without it the modes differ: nothing matches. */
+    assert_true(bench_compare(&rb, &rc, 0.05, NULL, &cmp));
+    assert_int_equal(cmp.n_missing, 2);
+    assert_int_equal(cmp.n_new, 3);
+    bench_cmp_free(&cmp);
+    bench_recs_free(&rb);
+    bench_recs_free(&rc);
+}
+
 /* Each broken line is refused with its line number and the field. */
 static void test_bad_files(void **state)
 {
@@ -317,6 +353,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_within_band_and_prefill, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_and_new, setup, teardown),
         cmocka_unit_test_setup_teardown(test_floor_without_samples, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_current_mode, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_files, setup, teardown),
         cmocka_unit_test_setup_teardown(test_plot_data, setup, teardown),
     };

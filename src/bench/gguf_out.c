@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "error.h"
@@ -117,9 +118,11 @@ void gguf_out_end_header(gguf_out *g)
 pdvm_status gguf_out_close(gguf_out *g)
 {
     if (!g->f) return g->st;
+    struct stat sb;
+    bool regular = fstat(fileno(g->f), &sb) == 0 && S_ISREG(sb.st_mode);
     if (fclose(g->f) != 0 && g->st == PDVM_OK)
         g->st = pdvm_fail(PDVM_ERR_IO, "writing %s: %s", g->path, strerror(errno));
     g->f = NULL;
-    if (g->st != PDVM_OK) unlink(g->path);
+    if (g->st != PDVM_OK && regular) unlink(g->path); /* never a device node */
     return g->st;
 }

@@ -52,7 +52,8 @@ void gguf_out_end_header(gguf_out *g);
 /* Pad to the alignment after each tensor's data. */
 void gguf_out_align(gguf_out *g);
 
-/* Flush and close; on any failure the partial file is removed. Returns
+/* Flush and close; on any failure the partial file is removed (when it
+ * is a regular file). Returns
  * the first error (PDVM_ERR_IO). */
 pdvm_status gguf_out_close(gguf_out *g);
 

@@ -136,21 +136,23 @@ static void write_hparams(gguf_out *g, const pdvm_model *m, const char *name)
 #undef KEY
 }
 
-/* Token i past the specials and bytes: U+2581 and letters a..z in a
- * bijective base 26 ("a" .. "z", "aa", ...): unique, and at most 4
- * letters for 262144 tokens. */
+/* Token i past the specials and bytes: U+2581 alone (i 0: the space
+ * before a word that no piece covers, as in real SentencePiece vocabs),
+ * then U+2581 and letters a..z in a bijective base 26 ("a" .. "z", "aa",
+ * ...): unique, and at most 4 letters for 262144 tokens. */
 static void piece(uint32_t i, char *out)
 {
     char letters[8];
     int n = 0;
-    for (uint32_t k = i + 1; k > 0; k = (k - 1) / 26) letters[n++] = (char)('a' + (k - 1) % 26);
+    for (uint32_t k = i; k > 0; k = (k - 1) / 26) letters[n++] = (char)('a' + (k - 1) % 26);
     memcpy(out, "\xe2\x96\x81", 3);
     for (int j = 0; j < n; j++) out[3 + j] = letters[n - 1 - j];
     out[3 + n] = '\0';
 }
 
 /* llama.cpp's SentencePiece layout: <unk>, <s>, </s>, the 256 byte
- * tokens <0xXX> (type 6), then the pieces, scores falling with length. */
+ * tokens <0xXX> (type 6), then the pieces, scores falling with length
+ * (digits and punctuation fall back to the byte tokens). */
 static void write_vocab(gguf_out *g, uint32_t n_vocab)
 {
     enum { N_SPECIAL = 3, N_FIXED = 3 + 256 };

@@ -69,6 +69,8 @@ static int parse_args(int argc, char **argv, bench_opts *o)
         {NULL, "--md-chart", PDVM_ARG_STR, &o->md_chart, 0, 0, "IMG", "--md: image to embed"},
         {NULL, "--min-band", PDVM_ARG_F32, &o->min_band, 0, 10, "F",
          "--compare: noise band floor (0.05)"},
+        {NULL, "--current-mode", PDVM_ARG_STR, &o->current_mode, 0, 0, "MODE",
+         "--compare: every baseline row against CURRENT's MODE rows"},
         {NULL, "--plot", PDVM_ARG_STR, &o->plot, 0, 0, "RESULTS", "gnuplot data of a file"},
         {NULL, "--write-gguf", PDVM_ARG_STR, &o->write_gguf, 0, 0, "FILE",
          "write the synthetic shape as a GGUF file"},

@@ -33,6 +33,7 @@ typedef struct bench_opts {
     const char *md_path;     /* --md: the comparison as markdown */
     const char *md_chart;    /* --md-chart: an image the markdown embeds */
     float min_band;          /* --min-band: floor of the noise band (fraction) */
+    const char *current_mode; /* --current-mode: match baseline rows with this mode */
     const char *plot;        /* --plot RESULTS: gnuplot data on stdout */
     const char *write_gguf;  /* --write-gguf FILE: the synthetic shape as a file */
     uint64_t seed;           /* --seed: its random weights */

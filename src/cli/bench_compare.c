@@ -168,17 +168,26 @@ static bench_metric judge(double before, const double *rb, uint32_t nb, double a
     return m;
 }
 
-static bool same_key(const bench_rec *a, const bench_rec *b)
+/* b of the baseline and c of the current run describe the same
+ * configuration (cur_mode: see bench_compare). */
+static bool same_key(const bench_rec *b, const bench_rec *c, const char *cur_mode)
 {
-    return !strcmp(a->model, b->model) && !strcmp(a->type, b->type) &&
-           !strcmp(a->mode, b->mode) && a->depth == b->depth;
+    return !strcmp(b->model, c->model) && !strcmp(b->type, c->type) &&
+           !strcmp(cur_mode ? cur_mode : b->mode, c->mode) && b->depth == c->depth;
 }
 
-static const bench_rec *find(const bench_recs *r, const bench_rec *key)
+static const bench_rec *find_cur(const bench_recs *cur, const bench_rec *b, const char *cur_mode)
 {
-    for (size_t i = 0; i < r->n; i++)
-        if (same_key(&r->v[i], key)) return &r->v[i];
+    for (size_t i = 0; i < cur->n; i++)
+        if (same_key(b, &cur->v[i], cur_mode)) return &cur->v[i];
     return NULL;
+}
+
+static bool in_base(const bench_recs *base, const bench_rec *c, const char *cur_mode)
+{
+    for (size_t i = 0; i < base->n; i++)
+        if (same_key(&base->v[i], c, cur_mode)) return true;
+    return false;
 }
 
 static void judge_row(bench_cmp_row *row, double min_band)
@@ -206,7 +215,7 @@ static void count(bench_cmp *c, bench_verdict v)
 }
 
 bool bench_compare(const bench_recs *base, const bench_recs *cur, double min_band,
-                   bench_cmp *out)
+                   const char *cur_mode, bench_cmp *out)
 {
     *out = (bench_cmp){.min_band = min_band};
     out->rows = calloc(base->n + cur->n + 1, sizeof *out->rows);
@@ -214,13 +223,14 @@ bool bench_compare(const bench_recs *base, const bench_recs *cur, double min_ban
     for (size_t i = 0; i < base->n; i++) {
         bench_cmp_row *row = &out->rows[out->n++];
         row->base = &base->v[i];
-        row->cur = find(cur, row->base);
+        row->cur = find_cur(cur, row->base, cur_mode);
         if (row->cur) judge_row(row, min_band);
         else row->verdict = BENCH_MISSING;
         count(out, row->verdict);
     }
     for (size_t i = 0; i < cur->n; i++) {
-        if (find(base, &cur->v[i])) continue;
+        if (cur_mode && strcmp(cur->v[i].mode, cur_mode)) continue;
+        if (in_base(base, &cur->v[i], cur_mode)) continue;
         bench_cmp_row *row = &out->rows[out->n++];
         row->cur = &cur->v[i];
         row->verdict = BENCH_NEW;

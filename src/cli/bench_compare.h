@@ -74,9 +74,13 @@ typedef struct bench_cmp {
 
 /* Match base against cur (rows in the baseline's order, then the new
  * ones) and judge each; min_band (>= 0) is the floor of every band.
- * false only when out of memory. Free with bench_cmp_free. */
+ * cur_mode NULL: rows match when model, type, mode and depth are equal;
+ * else every baseline row is matched with the current row of mode
+ * cur_mode (another engine's rows against pdvm's "fused" ones) and the
+ * current rows of other modes are left out. false only when out of
+ * memory. Free with bench_cmp_free. */
 bool bench_compare(const bench_recs *base, const bench_recs *cur, double min_band,
-                   bench_cmp *out);
+                   const char *cur_mode, bench_cmp *out);
 void bench_cmp_free(bench_cmp *c);
 
 /* The before/after table: aligned text (markdown false) or a markdown

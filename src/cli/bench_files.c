@@ -38,7 +38,7 @@ int bench_compare_files(const bench_opts *o)
     if (!load(o->current, &cur)) return bench_recs_free(&base), PDVM_EXIT_USAGE;
     bench_cmp c;
     int rc = PDVM_EXIT_OK;
-    if (!bench_compare(&base, &cur, o->min_band, &c)) {
+    if (!bench_compare(&base, &cur, o->min_band, o->current_mode, &c)) {
         fprintf(stderr, "pdvm bench: out of memory\n");
         rc = PDVM_EXIT_FAIL;
     } else {
