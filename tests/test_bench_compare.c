@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "cli/bench_compare.h"
+#include "cli_util.h"
 #include "test_util.h"
 
 typedef struct row_spec {
@@ -216,6 +217,7 @@ static void test_missing_and_new(void **state)
     assert_non_null(f);
     bench_cmp_print(f, &cmp, true, "bench.svg");
     fclose(f);
+    assert_non_null(strstr(text, "# pdvm bench: no regression beyond the noise band, missing rows: 1\n"));
     assert_non_null(strstr(text, "| gone "));
     assert_non_null(strstr(text, "| missing |"));
     assert_non_null(strstr(text, "| new     |"));
@@ -345,6 +347,49 @@ static void test_plot_data(void **state)
     bench_recs_free(&r);
 }
 
+/* What make bench relies on, through the tool: exit 0 within the band,
+ * 1 on a regression (table on stdout, one line on stderr, the markdown
+ * written either way), 2 for a file that is not bench rows. */
+static void test_cli_exit_codes(void **state)
+{
+    (void)state;
+    char md[64];
+    snprintf(md, sizeof md, "/tmp/pdvm_cmp_%d.md", (int)getpid());
+    row_spec b[] = {{"m", "fused", 0, {100, 98, 102}, {500, 510, 490}, 3, 1000}};
+    row_spec same[] = {{"m", "fused", 0, {99, 97, 101}, {505, 500, 495}, 3, 1000}};
+    row_spec slow[] = {{"m", "fused", 0, {70, 71, 69}, {505, 500, 495}, 3, 1000}};
+    write_rows(base_path, b, 1);
+    write_rows(cur_path, same, 1);
+    const char *const args[] = {"bench", "--compare", base_path, cur_path, "--md", md, NULL};
+    cli_result r = cli_run(args, NULL);
+    assert_int_equal(r.code, 0);
+    assert_non_null(strstr(r.out, "| ok      |"));
+    cli_result_free(&r);
+    write_rows(cur_path, slow, 1);
+    r = cli_run(args, NULL);
+    assert_int_equal(r.code, 1);
+    assert_non_null(strstr(r.out, "| SLOWER  |"));
+    assert_int_equal(cli_count_lines(r.err), 1);
+    assert_non_null(strstr(r.err, "1 rows slower"));
+    cli_result_free(&r);
+    size_t n;
+    uint8_t *raw = test_read_file(md, &n);
+    char *text = realloc(raw, n + 1); /* NUL-terminated for strstr */
+    assert_non_null(text);
+    text[n] = '\0';
+    assert_non_null(strstr(text, "# pdvm bench: slower than the baseline"));
+    assert_non_null(strstr(text, "-30.0%"));
+    free(text);
+    unlink(md);
+    FILE *f = fopen(cur_path, "w");
+    assert_non_null(f);
+    fputs("{\"model\":1}\n", f);
+    fclose(f);
+    cli_expect_one_line_error(args, NULL, 2, ":1: not a bench row: field model");
+    cli_expect_one_line_error((const char *const[]){"bench", "--compare", base_path, NULL}, NULL,
+                              2, "needs the CURRENT results file");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -356,6 +401,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_current_mode, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_files, setup, teardown),
         cmocka_unit_test_setup_teardown(test_plot_data, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cli_exit_codes, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,5 +1,6 @@
 /* The comparison as a table (text or markdown) and a results file as
  * gnuplot data (bench_compare.h). */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,6 +45,14 @@ static void print_devices(FILE *f, const bench_cmp *c, bool markdown)
     if (a) fprintf(f, "current:  %s, roofline %.1f GB/s%s", a->device, a->roofline_gbps, sep);
     if (a && b && strcmp(a->device, b->device))
         fprintf(f, "warning: the devices differ; the comparison says little%s", sep);
+    /* The bandwidth probe of the same device should agree within noise; a
+     * large gap says one run shared the machine with other work. */
+    if (a && b && a->roofline_gbps > 0 && b->roofline_gbps > 0 &&
+        fabs(log(a->roofline_gbps / b->roofline_gbps)) > log(1.5))
+        fprintf(f, "warning: the measured rooflines differ %.1fx: was the machine busy?%s",
+                a->roofline_gbps > b->roofline_gbps ? a->roofline_gbps / b->roofline_gbps
+                                                    : b->roofline_gbps / a->roofline_gbps,
+                sep);
 }
 
 static void print_summary(FILE *f, const bench_cmp *c, bool markdown)
@@ -58,8 +67,10 @@ static void print_summary(FILE *f, const bench_cmp *c, bool markdown)
 void bench_cmp_print(FILE *f, const bench_cmp *c, bool markdown, const char *chart)
 {
     if (markdown) {
-        fprintf(f, "# pdvm bench: %s\n\n", c->n_slower ? "slower than the baseline"
-                                                        : "no regression beyond the noise band");
+        fprintf(f, "# pdvm bench: %s", c->n_slower ? "slower than the baseline"
+                                                    : "no regression beyond the noise band");
+        if (c->n_missing) fprintf(f, ", missing rows: %zu", c->n_missing);
+        fprintf(f, "\n\n");
         print_summary(f, c, true);
         fprintf(f, "\n");
     }

@@ -99,13 +99,15 @@ static bool run_files(suite_state *s)
 
 /* Seconds a synthetic configuration would take, with decode at the best
  * bandwidth this run has reached (a quarter of the roofline before any
- * row): enough to skip what cannot finish in the budget. Prefill runs token
- * by token, so it costs as many steps as the prompt. */
+ * row): enough to skip what cannot finish in the budget. A prefill is
+ * counted as many steps as the prompt (an upper bound where it runs
+ * batched), once untimed and once a repetition. */
 static double estimate_s(const suite_state *s, const pdvm_model *m)
 {
     double gbps = s->best_gbps > 0 ? s->best_gbps : 0.25 * s->roofline;
     double per_token = (double)pdvm_bench_weight_bytes_per_token(m) / (gbps * 1e9);
-    double steps = 2.0 /* modes */ * (s->o->n_prompt + 2.0 * (2.0 + s->o->reps * s->o->n_gen));
+    double steps = 2.0 /* modes */ * ((1.0 + s->o->reps) * s->o->n_prompt +
+                                      2.0 * (2.0 + s->o->reps * s->o->n_gen));
     return per_token * steps;
 }
 
