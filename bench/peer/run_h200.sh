@@ -20,15 +20,18 @@
 # several commands adds up), the versions and the device to $OUT's .txt,
 # and the comparison (llama.cpp as the baseline, pdvm fused as the current
 # run) is printed and written to $OUT's .md.
-# REPS (default 3) repetitions; PDVM_PLATFORM passes through to pdvm;
-# PDVM_COMMIT names the binary's commit in the .txt.
+# REPS (default 3) repetitions, N_PROMPT (512), N_GEN (128) and DEPTHS
+# ("0 1024"; prefill is measured at the first only) set the counts;
+# PEER_ARGS are added to llama_peer's (e.g. "-t 1" on a busy CPU);
+# PDVM_PLATFORM passes through to pdvm; PDVM_COMMIT names the binary's
+# commit in the .txt.
 set -u
 [ $# -ge 3 ] || { echo "usage: $0 PDVM PEER LIBDIR [SHAPE:TYPE ...]" >&2; exit 2; }
 pdvm=$1 peer=$2 lib=$3
 shift 3
 out=${OUT:-bench/results/peer-nvidia-h200.jsonl}
 models=${MODELS_DIR:-/tmp/pdvm-peer-models}
-reps=${REPS:-3}
+reps=${REPS:-3} n_prompt=${N_PROMPT:-512} n_gen=${N_GEN:-128} depths=${DEPTHS:-0 1024}
 if [ $# -eq 0 ]; then
     set -- tinyllama-1.1b:q4_0 llama-3-8b:q4_0 phi-4-14b:q4_0 llama-3-8b:q8_0 llama-3-8b:q4_K
     : > "$out"
@@ -44,8 +47,8 @@ info=${out%.jsonl}.txt
     echo "llama.cpp: node-llama-cpp prebuilt $(sed -n 's/.*"version": *"\([^"]*\)".*/\1/p' \
         "$lib/../../package.json" 2>/dev/null | head -n 1) ($lib)"
     nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null | sed 's/^/gpu: /'
-    echo "rows: $*; prefill 512, decode 128 at depths 0 and 1024, $reps repetitions"
-    "$pdvm" info 2>&1 | sed 's/^/pdvm info: /' 
+    echo "rows: $*; prefill $n_prompt, decode $n_gen at depths $depths, $reps repetitions"
+    "$pdvm" info 2>&1 | grep -E '^(platform|renderer|GL |bandwidth|latency)' | sed 's/^/pdvm info: /' 
 } >> "$info"
 
 status=0
@@ -56,15 +59,16 @@ for cfg in "$@"; do
     if ! "$pdvm" bench --synthetic "$shape" --type "$type" --write-gguf "$f"; then
         status=1; continue
     fi
-    for depth in 0 1024; do
-        p=512
-        [ "$depth" -eq 0 ] || p=0 # prefill does not depend on it in pdvm: once
-        "$pdvm" bench -m "$f" --both -p "$p" -n 128 --reps "$reps" --depth "$depth" \
+    p=$n_prompt
+    for depth in $depths; do
+        "$pdvm" bench -m "$f" --both -p "$p" -n "$n_gen" --reps "$reps" --depth "$depth" \
             --json --out "$tmp/pdvm.jsonl" >/dev/null || status=1
+        # shellcheck disable=SC2086 # PEER_ARGS: words on purpose
         LLAMA_LIB_DIR=$lib LD_LIBRARY_PATH=$lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} \
-            "$peer" -m "$f" -p "$p" -n 128 -r "$reps" -d "$depth" --type "$type" \
-            >> "$tmp/peer.jsonl" 2> "$tmp/peer.log" ||
+            "$peer" -m "$f" -p "$p" -n "$n_gen" -r "$reps" -d "$depth" --type "$type" \
+            ${PEER_ARGS:-} >> "$tmp/peer.jsonl" 2> "$tmp/peer.log" ||
             { status=1; echo "llama_peer failed on $f (log: $tmp/peer.log):"; tail -n 5 "$tmp/peer.log"; }
+        p=0 # pdvm's prefill does not depend on the depth: measured once
     done
     [ "${KEEP:-0}" = 1 ] || rm -f "$f"
 done

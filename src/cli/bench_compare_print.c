@@ -41,13 +41,18 @@ static void print_devices(FILE *f, const bench_cmp *c, bool markdown)
 {
     const bench_rec *b = first_rec(c, true), *a = first_rec(c, false);
     const char *sep = markdown ? "\n\n" : "\n";
-    if (b) fprintf(f, "baseline: %s, roofline %.1f GB/s%s", b->device, b->roofline_gbps, sep);
-    if (a) fprintf(f, "current:  %s, roofline %.1f GB/s%s", a->device, a->roofline_gbps, sep);
+    const bench_rec *r[2] = {b, a};
+    for (int i = 0; i < 2; i++) {
+        if (!r[i]) continue;
+        fprintf(f, "%s %s (%s), ", i ? "current: " : "baseline:", r[i]->device, r[i]->mode);
+        if (r[i]->roofline_gbps > 0) fprintf(f, "roofline %.1f GB/s%s", r[i]->roofline_gbps, sep);
+        else fprintf(f, "no roofline measured%s", sep);
+    }
     if (a && b && strcmp(a->device, b->device))
         fprintf(f, "warning: the devices differ; the comparison says little%s", sep);
     /* The bandwidth probe of the same device should agree within noise; a
      * large gap says one run shared the machine with other work. */
-    if (a && b && a->roofline_gbps > 0 && b->roofline_gbps > 0 &&
+    else if (a && b && a->roofline_gbps > 0 && b->roofline_gbps > 0 &&
         fabs(log(a->roofline_gbps / b->roofline_gbps)) > log(1.5))
         fprintf(f, "warning: the measured rooflines differ %.1fx: was the machine busy?%s",
                 a->roofline_gbps > b->roofline_gbps ? a->roofline_gbps / b->roofline_gbps
@@ -77,11 +82,11 @@ void bench_cmp_print(FILE *f, const bench_cmp *c, bool markdown, const char *cha
     print_devices(f, c, markdown);
     if (markdown && chart) fprintf(f, "![achieved GB/s against the roofline](%s)\n\n", chart);
     if (!markdown) fprintf(f, "\n");
-    fprintf(f, "| %-18s | %-5s | %-7s | %5s | %11s | %11s | %7s | %8s | %11s | %11s | %7s | %8s "
+    fprintf(f, "| %-24s | %-6s | %-9s | %5s | %11s | %11s | %7s | %8s | %11s | %11s | %7s | %8s "
                "| %-7s |\n",
             "model", "type", "mode", "depth", "decode was", "decode now", "change", "band",
             "prefill was", "prefill now", "change", "band", "verdict");
-    fprintf(f, "|--------------------|-------|---------|-------|-------------|-------------|---------"
+    fprintf(f, "|--------------------------|--------|-----------|-------|-------------|-------------|---------"
                "|----------|-------------|-------------|---------|----------|---------|\n");
     for (size_t i = 0; i < c->n; i++) {
         const bench_cmp_row *r = &c->rows[i];
@@ -90,7 +95,7 @@ void bench_cmp_print(FILE *f, const bench_cmp *c, bool markdown, const char *cha
         char d[96], p[96];
         metric_cells(d, sizeof d, &r->decode, both);
         metric_cells(p, sizeof p, &r->prefill, both);
-        fprintf(f, "| %-18.18s | %-5s | %-7s | %5u | %s | %s | %-7s |\n", k->model, k->type,
+        fprintf(f, "| %-24.24s | %-6s | %-9s | %5u | %s | %s | %-7s |\n", k->model, k->type,
                 k->mode, k->depth, d, p, verdict_name(r->verdict));
     }
     if (!markdown) {
