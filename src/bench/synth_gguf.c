@@ -152,7 +152,9 @@ static void piece(uint32_t i, char *out)
 
 /* llama.cpp's SentencePiece layout: <unk>, <s>, </s>, the 256 byte
  * tokens <0xXX> (type 6), then the pieces, scores falling with length
- * (digits and punctuation fall back to the byte tokens). */
+ * (digits and punctuation fall back to the byte tokens), and last the
+ * control token <|endoftext|>: llama.cpp looks it up by text in a model
+ * whose name says Phi-3 (llama-vocab.cpp, per-token attributes). */
 static void write_vocab(gguf_out *g, uint32_t n_vocab)
 {
     enum { N_SPECIAL = 3, N_FIXED = 3 + 256 };
@@ -162,6 +164,7 @@ static void write_vocab(gguf_out *g, uint32_t n_vocab)
     static const char *const special[N_SPECIAL] = {"<unk>", "<s>", "</s>"};
     for (uint32_t i = 0; i < n_vocab; i++) {
         if (i < N_SPECIAL) snprintf(tok, sizeof tok, "%s", special[i]);
+        else if (i == n_vocab - 1) snprintf(tok, sizeof tok, "<|endoftext|>");
         else if (i < N_FIXED) snprintf(tok, sizeof tok, "<0x%02X>", i - N_SPECIAL);
         else piece(i - N_FIXED, tok);
         gguf_out_str(g, tok);
@@ -173,7 +176,7 @@ static void write_vocab(gguf_out *g, uint32_t n_vocab)
     }
     gguf_out_kv_arr(g, "tokenizer.ggml.token_type", GGUF_OUT_I32, n_vocab);
     for (uint32_t i = 0; i < n_vocab; i++) {
-        int32_t t = i == 0 ? 2 : i < N_SPECIAL ? 3 : i < N_FIXED ? 6 : 1;
+        int32_t t = i == 0 ? 2 : i < N_SPECIAL || i == n_vocab - 1 ? 3 : i < N_FIXED ? 6 : 1;
         gguf_out_raw(g, &t, 4);
     }
     gguf_out_kv_u32(g, "tokenizer.ggml.unknown_token_id", 0);
