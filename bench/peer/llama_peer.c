@@ -4,6 +4,7 @@
  *
  *   llama_peer -m FILE [-p 512] [-n 128] [-r 3] [-d DEPTH] [--type T]
  *              [--ngl N] [--no-fa] [-t THREADS]
+ *   llama_peer --devices      (the backends' devices found, then exit)
  *
  * Per repetition, as llama-bench: prefill = the memory cleared, (at depth
  * d: d tokens decoded untimed first), then n_prompt tokens in one
@@ -196,14 +197,29 @@ static int measure(const opts *o, struct llama_model *model, struct llama_contex
     return 0;
 }
 
+/* --devices: what the libraries found (a machine without the Vulkan
+ * loader or the driver's ICD shows only the CPU). */
+static int list_devices(void)
+{
+    for (size_t i = 0; i < ggml_backend_dev_count(); i++) {
+        ggml_backend_dev_t d = ggml_backend_dev_get(i);
+        size_t free_b = 0, total_b = 0;
+        ggml_backend_dev_memory(d, &free_b, &total_b);
+        printf("%s: %s, %.0f MiB\n", ggml_backend_dev_name(d), ggml_backend_dev_description(d),
+               total_b / 1048576.0);
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
-    opts o;
-    int rc = parse(argc, argv, &o);
-    if (rc) return rc;
     const char *dir = getenv("LLAMA_LIB_DIR");
     if (dir) ggml_backend_load_all_from_path(dir);
     else ggml_backend_load_all();
+    if (argc == 2 && !strcmp(argv[1], "--devices")) return list_devices();
+    opts o;
+    int rc = parse(argc, argv, &o);
+    if (rc) return rc;
     struct llama_model_params mp = llama_model_default_params();
     mp.n_gpu_layers = o.ngl;
     struct llama_model *model = llama_model_load_from_file(o.model, mp);
