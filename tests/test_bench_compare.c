@@ -246,6 +246,7 @@ static void test_floor_without_samples(void **state)
     assert_int_equal(cmp.rows[0].verdict, BENCH_SLOWER); /* -7% beyond 5% */
     bench_cmp_free(&cmp);
     bench_recs_free(&rb);
+    bench_recs_free(&rc);
     compare_files(&rb, &rc, 0.10, &cmp);
     assert_int_equal(cmp.rows[0].verdict, BENCH_SAME); /* within 10% */
     bench_cmp_free(&cmp);
