@@ -217,11 +217,36 @@ demo: deps
 demo-run: all
 	$(BUILD)/pdvm run -m $(MODEL) -p "Once upon a time" -n 128
 
-bench: deps
+# BASELINE=bench/results/<device>.jsonl: compare with it (exit 1 when decode
+# or prefill fell beyond the noise band, BENCH_MIN_BAND its floor) and write
+# build/bench.md. Always: build/bench.svg, the roofline chart (gnuplot).
+BENCH_DEB      := gnuplot-nox
+BENCH_MIN_BAND ?= 0.05
+.PHONY: bench-deps bench-charts
+bench: deps bench-deps
 	@$(MAKE) --no-print-directory bench-run
+
+bench-deps:
+	@$(call apt_install,$(BENCH_DEB),command -v gnuplot >/dev/null)
 
 bench-run: all
 	$(BUILD)/pdvm bench --suite --out $(BUILD)/bench.jsonl
+	bench/roofline.sh $(BUILD)/pdvm $(BUILD)/bench.jsonl $(BUILD)/bench.svg
+	$(if $(BASELINE),$(BUILD)/pdvm bench --compare $(BASELINE) $(BUILD)/bench.jsonl \
+	  --md $(BUILD)/bench.md --md-chart bench.svg --min-band $(BENCH_MIN_BAND))
+
+# bench/results/<device>.svg from the results on record (bench/README.md
+# embeds them); peer-*.jsonl are llama.cpp's figures, not pdvm's rows.
+bench-charts: bench-deps all
+	@for f in $(filter-out bench/results/peer-%,$(wildcard bench/results/*.jsonl)); do \
+	  echo "bench/roofline.sh $$f"; bench/roofline.sh $(BUILD)/pdvm $$f $${f%.jsonl}.svg || exit 1; done
+
+# The comparison's unit test links the tool's comparison files alone.
+BENCH_CMP_OBJ := $(BUILD)/obj/src/cli/bench_compare.o $(BUILD)/obj/src/cli/bench_compare_print.o
+$(BUILD)/tests/test_bench_compare: $(BUILD)/obj/tests/test_bench_compare.o $(TEST_UOBJ) \
+                                   $(BENCH_CMP_OBJ) $(BUILD)/libpdvm.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< $(TEST_UOBJ) $(BENCH_CMP_OBJ) $(BUILD)/libpdvm.a $(LDLIBS) $(TEST_LIBS)
 
 # libFuzzer: the CPU-side parsers only, no GL.
 FUZZ_SRC := src/error.c $(wildcard src/gguf*.c) src/quant.c src/quant_blocks.c src/half.c \

@@ -29,6 +29,19 @@ const char *pdvm_synthetic_name(size_t i);
 pdvm_status pdvm_synthetic_model(const char *name, uint32_t type, pdvm_model **out);
 void pdvm_synthetic_free(pdvm_model *m);
 
+/* Write the named shape as a GGUF file at path that pdvm and llama.cpp
+ * both load: the tensors of pdvm_synthetic_model (phi3's Q/K/V and
+ * gate/up fused as its files have them), 2-D weights in `type` as random
+ * blocks whose f16 scales give each matrix an RMS of about 1/sqrt(n_in)
+ * (there are no CPU quantizers: quants are random bytes), norms near 1,
+ * biases small, and a generated SentencePiece vocabulary of n_vocab
+ * tokens (<unk>, <s>, </s>, 256 byte tokens, letter pieces). Deterministic
+ * in seed. *data_bytes: the size of the tensor data. Errors:
+ * PDVM_ERR_INVALID_ARG (unknown name), PDVM_ERR_UNSUPPORTED (type),
+ * PDVM_ERR_IO (the partial file is removed), PDVM_ERR_NOMEM. */
+pdvm_status pdvm_synthetic_write_gguf(const char *name, uint32_t type, uint64_t seed,
+                                      const char *path, uint64_t *data_bytes);
+
 /* Bytes of all weights one decode step reads: every layer matrix and norm,
  * the output matrix and norm, one embedding row. */
 uint64_t pdvm_bench_weight_bytes_per_token(const pdvm_model *m);

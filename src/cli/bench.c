@@ -22,6 +22,9 @@ static void synopsis(char *buf, size_t cap)
              "(-m MODEL | --synthetic NAME --type T) [options]\n"
              "       pdvm bench --kernel matvec|matmul --rows R --cols C --type T [-p N] [--reps R]\n"
              "       pdvm bench --suite [--models DIR] [--out FILE]\n"
+             "       pdvm bench --compare BASELINE CURRENT [--md FILE] [--min-band F]\n"
+             "       pdvm bench --plot RESULTS   (gnuplot data for bench/roofline.gp)\n"
+             "       pdvm bench --synthetic NAME --type T --write-gguf FILE [--seed S]\n"
              "  T (any case): %s.\n"
              "  Synthetic shapes (each with its architecture's layer: biases, Q/K norms,\n"
              "  post-norms, windows): %s.\n"
@@ -34,7 +37,7 @@ static void synopsis(char *buf, size_t cap)
 static int parse_args(int argc, char **argv, bench_opts *o)
 {
     *o = (bench_opts){.type = 0, .n_prompt = 128, .n_gen = 32, .reps = 3,
-                      .models_dir = "../shared/models"};
+                      .models_dir = "../shared/models", .min_band = 0.05f, .seed = 1};
     const char *type = "q4_0";
     const double max = 1 << 24;
     const pdvm_arg args[] = {
@@ -49,7 +52,7 @@ static int parse_args(int argc, char **argv, bench_opts *o)
         {NULL, "--depth", PDVM_ARG_U32, &o->depth, 0, max, "N", "positions already cached"},
         {NULL, "--both", PDVM_ARG_FLAG, &o->both, 0, 0, NULL, "fused and unfused, alternating"},
         {NULL, "--unfused", PDVM_ARG_FLAG, &o->unfused, 0, 0, NULL, "one operation per dispatch"},
-        {NULL, "--reps", PDVM_ARG_U32, &o->reps, 1, max, "R", "repetitions (3)"},
+        {NULL, "--reps", PDVM_ARG_U32, &o->reps, 1, BENCH_MAX_REPS, "R", "repetitions (3)"},
         {NULL, "--json", PDVM_ARG_FLAG, &o->json, 0, 0, NULL, "one JSON object a row"},
         {NULL, "--profile", PDVM_ARG_FLAG, &o->profile, 0, 0, NULL, "per-dispatch GPU time"},
         {NULL, "--platform", PDVM_ARG_STR, &o->platform, 0, 0, "P", "EGL platform"},
@@ -60,6 +63,19 @@ static int parse_args(int argc, char **argv, bench_opts *o)
         {NULL, "--cols", PDVM_ARG_U32, &o->cols, 0, max, "C", "kernel: columns"},
         {NULL, "--suite", PDVM_ARG_FLAG, &o->suite, 0, 0, NULL, "the make bench suite"},
         {NULL, "--models", PDVM_ARG_STR, &o->models_dir, 0, 0, "DIR", "suite: model files"},
+        {NULL, "--compare", PDVM_ARG_STR, &o->compare, 0, 0, "BASELINE",
+         "results file to judge CURRENT against"},
+        {NULL, "CURRENT", PDVM_ARG_POS, &o->current, 0, 0, NULL, "--compare: results file"},
+        {NULL, "--md", PDVM_ARG_STR, &o->md_path, 0, 0, "FILE", "--compare: markdown here too"},
+        {NULL, "--md-chart", PDVM_ARG_STR, &o->md_chart, 0, 0, "IMG", "--md: image to embed"},
+        {NULL, "--min-band", PDVM_ARG_F32, &o->min_band, 0, 10, "F",
+         "--compare: noise band floor (0.05)"},
+        {NULL, "--current-mode", PDVM_ARG_STR, &o->current_mode, 0, 0, "MODE",
+         "--compare: every baseline row against CURRENT's MODE rows"},
+        {NULL, "--plot", PDVM_ARG_STR, &o->plot, 0, 0, "RESULTS", "gnuplot data of a file"},
+        {NULL, "--write-gguf", PDVM_ARG_STR, &o->write_gguf, 0, 0, "FILE",
+         "write the synthetic shape as a GGUF file"},
+        {"-s", "--seed", PDVM_ARG_SEED, &o->seed, 0, 0, "S", "--write-gguf: weights (1)"},
     };
     const size_t n_args = sizeof args / sizeof args[0];
     int r = pdvm_args_parse("bench", args, n_args, argc, argv);
@@ -75,9 +91,20 @@ static int parse_args(int argc, char **argv, bench_opts *o)
         fprintf(stderr, "pdvm bench: unknown --type '%s' (GPU types: %s)\n", type, types);
         return PDVM_EXIT_USAGE;
     }
+    if (o->compare && !o->current)
+        return fprintf(stderr, "pdvm bench: --compare BASELINE needs the CURRENT results file\n"),
+               PDVM_EXIT_USAGE;
+    if (o->current && !o->compare)
+        return fprintf(stderr, "pdvm bench: unexpected argument '%s'\n", o->current),
+               PDVM_EXIT_USAGE;
+    if (o->compare || o->plot) return 0;
+    if (o->write_gguf && !o->synthetic)
+        return fprintf(stderr, "pdvm bench: --write-gguf needs --synthetic NAME\n"),
+               PDVM_EXIT_USAGE;
     if (!o->suite && !o->kernel && !o->model_path == !o->synthetic)
         return fprintf(stderr, "pdvm bench: give one of -m MODEL, --synthetic NAME, "
-                               "--kernel matvec or --suite\n"), PDVM_EXIT_USAGE;
+                               "--kernel matvec|matmul, --suite, --compare or --plot\n"),
+               PDVM_EXIT_USAGE;
     if (o->kernel && ((strcmp(o->kernel, "matvec") && strcmp(o->kernel, "matmul")) ||
                       !o->rows || !o->cols || (!strcmp(o->kernel, "matmul") && !o->n_prompt)))
         return fprintf(stderr, "pdvm bench: --kernel matvec|matmul needs --rows and --cols "
@@ -169,6 +196,20 @@ static int bench_one(const bench_opts *o, FILE *out)
     return r;
 }
 
+/* The synthetic shape as a file, on the CPU: no device is opened. */
+static int bench_write_gguf(const bench_opts *o)
+{
+    uint64_t bytes = 0;
+    double t0 = pdvm_cli_now_s();
+    pdvm_status st =
+        pdvm_synthetic_write_gguf(o->synthetic, o->type, o->seed, o->write_gguf, &bytes);
+    if (st != PDVM_OK) return pdvm_cli_fail("bench", st);
+    printf("%s: %s at %s, seed %llu, %.1f MiB of tensor data, %.1f s\n", o->write_gguf,
+           o->synthetic, pdvm_bench_type_name(o->type), (unsigned long long)o->seed,
+           bytes / 1048576.0, pdvm_cli_now_s() - t0);
+    return PDVM_EXIT_OK;
+}
+
 int pdvm_cli_bench(int argc, char **argv)
 {
     bench_opts o;
@@ -179,7 +220,10 @@ int pdvm_cli_bench(int argc, char **argv)
         snprintf(ub, sizeof ub, "%u", o.n_ubatch);
         setenv("PDVM_UBATCH", ub, 1);
     }
+    if (o.compare) return bench_compare_files(&o);
+    if (o.plot) return bench_plot_file(&o);
     if (o.kernel) return bench_kernel(&o);
+    if (o.write_gguf) return bench_write_gguf(&o);
     /* The output file first: a path that cannot be written must not cost
      * minutes of measuring. The suite truncates it, a single run appends. */
     FILE *out = NULL;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "../bench/pdvm_bench.h"
+#include "bench_compare.h"
 #include "pdvm.h"
 
 #define BENCH_TRY(expr)                                                      \
@@ -27,6 +28,15 @@ typedef struct bench_opts {
     uint32_t rows, cols;
     const char *out_path;    /* --out: JSON lines appended here too */
     const char *models_dir;  /* --suite: where the model files are */
+    const char *compare;     /* --compare BASELINE: judge CURRENT against it */
+    const char *current;     /* the positional results file of --compare */
+    const char *md_path;     /* --md: the comparison as markdown */
+    const char *md_chart;    /* --md-chart: an image the markdown embeds */
+    float min_band;          /* --min-band: floor of the noise band (fraction) */
+    const char *current_mode; /* --current-mode: match baseline rows with this mode */
+    const char *plot;        /* --plot RESULTS: gnuplot data on stdout */
+    const char *write_gguf;  /* --write-gguf FILE: the synthetic shape as a file */
+    uint64_t seed;           /* --seed: its random weights */
 } bench_opts;
 
 typedef struct bench_row {
@@ -38,6 +48,8 @@ typedef struct bench_row {
     double achieved_gbps, roofline_gbps, roofline_fraction;
     double gpu_mib;       /* weights + KV cache + scratch allocated on the GPU */
     double peak_rss_mib;  /* the process's peak resident set over the session */
+    double decode_reps[BENCH_MAX_REPS], prefill_reps[BENCH_MAX_REPS]; /* tokens/s samples */
+    uint32_t n_reps, n_prefill_reps;
 } bench_row;
 
 /* A model ready to be measured, and how to name it in the rows. */
@@ -69,5 +81,9 @@ void bench_json_row(FILE *f, const bench_row *r);
 int bench_suite(const bench_opts *o, FILE *out);
 /* --kernel matvec. Returns an exit code. */
 int bench_kernel(const bench_opts *o);
+/* --compare BASELINE CURRENT (exit 1 when a row is slower beyond the
+ * band) and --plot RESULTS (bench_files.c). Return exit codes. */
+int bench_compare_files(const bench_opts *o);
+int bench_plot_file(const bench_opts *o);
 
 #endif

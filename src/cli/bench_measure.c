@@ -123,19 +123,30 @@ static pdvm_status run_modes(bench_ctx *c, const bench_opts *o, uint32_t depth, 
         if (st == PDVM_OK) st = pdvm_bench_seek(c->s, depth);
         if (st == PDVM_OK) st = pdvm_session_eval(c->s, c->tokens, 1, &logits);
         if (st == PDVM_OK) st = time_prefill(c, o->n_prompt, &rows[m].prefill_tps);
-        if (st == PDVM_OK) st = time_prefill(c, o->n_prompt, &rows[m].prefill_tps);
-        if (o->n_prompt)
-            rows[m].prefill_gflops =
-                rows[m].prefill_tps * prefill_flops_per_token(hp, o->n_prompt) / 1e9;
     }
+    /* Prefill and decode repeated with the modes alternating, every
+     * sample kept: the spread is the noise band of --compare. */
     for (uint32_t rep = 0; rep < o->reps && st == PDVM_OK; rep++)
         for (int m = 0; m < n_modes && st == PDVM_OK; m++) {
             st = pdvm_bench_set_unfused(c->s, mode_unfused(o, n_modes, m));
+            if (st == PDVM_OK && o->n_prompt)
+                st = time_prefill(c, o->n_prompt, &rows[m].prefill_reps[rep]);
             if (st == PDVM_OK)
                 st = time_decode(c, depth, o->n_gen, &tps[m * o->reps + rep], &disp[m]);
         }
-    for (int m = 0; m < n_modes && st == PDVM_OK; m++)
-        finish_row(&rows[m], hp, &tps[m * o->reps], o->reps, disp[m]);
+    for (int m = 0; m < n_modes && st == PDVM_OK; m++) {
+        bench_row *r = &rows[m];
+        memcpy(r->decode_reps, &tps[m * o->reps], o->reps * sizeof *tps);
+        r->n_reps = o->reps;
+        if (o->n_prompt) {
+            double sorted[BENCH_MAX_REPS];
+            memcpy(sorted, r->prefill_reps, o->reps * sizeof *sorted);
+            r->n_prefill_reps = o->reps;
+            r->prefill_tps = pdvm_bench_median(sorted, o->reps);
+            r->prefill_gflops = r->prefill_tps * prefill_flops_per_token(hp, o->n_prompt) / 1e9;
+        }
+        finish_row(r, hp, &tps[m * o->reps], o->reps, disp[m]);
+    }
     free(tps);
     return st;
 }

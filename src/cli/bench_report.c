@@ -28,6 +28,13 @@ void bench_table_row(FILE *f, const bench_row *r, const bench_row *other)
     fflush(f);
 }
 
+static json_object *samples(const double *v, uint32_t n)
+{
+    json_object *a = json_object_new_array_ext((int)n);
+    for (uint32_t i = 0; i < n; i++) json_object_array_add(a, json_object_new_double(v[i]));
+    return a;
+}
+
 void bench_json_row(FILE *f, const bench_row *r)
 {
     json_object *o = json_object_new_object();
@@ -54,6 +61,9 @@ void bench_json_row(FILE *f, const bench_row *r)
     json_object_object_add(o, "roofline_fraction", json_object_new_double(r->roofline_fraction));
     json_object_object_add(o, "gpu_mib", json_object_new_double(r->gpu_mib));
     json_object_object_add(o, "peak_rss_mib", json_object_new_double(r->peak_rss_mib));
+    json_object_object_add(o, "reps", json_object_new_int64(r->n_reps));
+    json_object_object_add(o, "decode_tps_reps", samples(r->decode_reps, r->n_reps));
+    json_object_object_add(o, "prefill_tps_reps", samples(r->prefill_reps, r->n_prefill_reps));
     fprintf(f, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
     fflush(f);
     json_object_put(o);

@@ -36,7 +36,7 @@ static void emit(suite_state *s, const bench_row *rows, int n)
 static void run_model(suite_state *s, const bench_model *bm)
 {
     bench_opts o = *s->o;
-    double prefill[2] = {0, 0};
+    bench_row prefill[2]; /* the depth-0 rows' prefill, carried */
     for (size_t d = 0; d < sizeof suite_depths / sizeof suite_depths[0]; d++) {
         bench_row rows[2];
         int n = 0;
@@ -47,8 +47,11 @@ static void run_model(suite_state *s, const bench_model *bm)
             return;
         }
         for (int i = 0; i < n; i++) {
-            if (d == 0) prefill[i] = rows[i].prefill_tps;
-            rows[i].prefill_tps = prefill[i];
+            if (d == 0) prefill[i] = rows[i];
+            rows[i].prefill_tps = prefill[i].prefill_tps;
+            rows[i].prefill_gflops = prefill[i].prefill_gflops;
+            rows[i].n_prefill_reps = prefill[i].n_prefill_reps;
+            memcpy(rows[i].prefill_reps, prefill[i].prefill_reps, sizeof rows[i].prefill_reps);
             rows[i].n_prompt = s->o->n_prompt;
         }
         emit(s, rows, n);
@@ -96,13 +99,15 @@ static bool run_files(suite_state *s)
 
 /* Seconds a synthetic configuration would take, with decode at the best
  * bandwidth this run has reached (a quarter of the roofline before any
- * row): enough to skip what cannot finish in the budget. Prefill runs token
- * by token, so it costs as many steps as the prompt. */
+ * row): enough to skip what cannot finish in the budget. A prefill is
+ * counted as many steps as the prompt (an upper bound where it runs
+ * batched), once untimed and once a repetition. */
 static double estimate_s(const suite_state *s, const pdvm_model *m)
 {
     double gbps = s->best_gbps > 0 ? s->best_gbps : 0.25 * s->roofline;
     double per_token = (double)pdvm_bench_weight_bytes_per_token(m) / (gbps * 1e9);
-    double steps = 2.0 /* modes */ * (s->o->n_prompt + 2.0 * (2.0 + s->o->reps * s->o->n_gen));
+    double steps = 2.0 /* modes */ * ((1.0 + s->o->reps) * s->o->n_prompt +
+                                      2.0 * (2.0 + s->o->reps * s->o->n_gen));
     return per_token * steps;
 }
 
