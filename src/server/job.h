@@ -68,7 +68,7 @@ void srv_job_unref(srv_job *j);
 bool srv_job_append(srv_job *j, const char *p, size_t n);
 /* Set the finish reason (and for errors a message); the first one wins. */
 void srv_job_finish(srv_job *j, srv_finish f, const char *error);
-/* Wake the HTTP thread waiting on the job. */
+/* Wake the HTTP side waiting on the job (its eventfd). */
 void srv_job_notify(srv_job *j);
 
 /* What the HTTP side sees. */
