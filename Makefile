@@ -9,6 +9,7 @@
 #   make fuzz-chat    libFuzzer target for the chat templates (clang)
 #   make fuzz-tok     libFuzzer target for tokenize + detokenize of every vocabulary
 #   make fuzz-serve   libFuzzer target for pdvm serve's request parser
+#   make test-serve-load   pdvm serve under load for 2 minutes, ASan build
 #   make install PREFIX=/usr/local
 #   make test-zink    the GPU tests on Mesa's zink (OpenGL on Vulkan) over lavapipe
 #   make CROSS=aarch64-linux-gnu (or ARCH=arm64)   cross-build under build/aarch64-linux-gnu
@@ -210,6 +211,13 @@ test-run: all $(TEST_BIN) $(TEST_TOOLS)
 
 test-cpu: check-pkgs $(BUILD)/pdvm $(CPU_TESTS)
 	@PDVM_BIN=$(BUILD)/pdvm tests/run_tests.sh $(CPU_TESTS)
+
+# pdvm serve's load acceptance (issue 14): 2 minutes, 32 clients, the ASan
+# build; tests/serve_load.py says what it checks and why its ASAN_OPTIONS.
+.PHONY: test-serve-load
+test-serve-load: check-pkgs
+	@$(MAKE) --no-print-directory SANITIZE=1 build/san/pdvm
+	python3 tests/serve_load.py --bin build/san/pdvm --seconds 120 --clients 32
 
 demo: deps
 	@$(MAKE) --no-print-directory demo-run

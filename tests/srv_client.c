@@ -226,6 +226,19 @@ http_res http_wait(http_call *c)
     return r;
 }
 
+void http_call_kill(http_call *c)
+{
+    kill(c->pid, SIGKILL);
+    waitpid(c->pid, NULL, 0);
+    static const char *const files[] = {"code", "hdr", "out", "body"};
+    char path[128];
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", c->dir, files[i]);
+        unlink(path);
+    }
+    rmdir(c->dir);
+}
+
 http_res http_req(const srv_proc *p, const char *method, const char *path, const char *body,
                   const char *const *headers)
 {

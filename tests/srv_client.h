@@ -45,6 +45,9 @@ typedef struct http_call {
 http_call http_start(const srv_proc *p, const char *method, const char *path, const char *body,
                      const char *const *headers);
 http_res http_wait(http_call *c);
+/* The client goes away before its answer: kill curl (its socket closes),
+ * reap it, remove its files. */
+void http_call_kill(http_call *c);
 http_res http_req(const srv_proc *p, const char *method, const char *path, const char *body,
                   const char *const *headers);
 void http_res_free(http_res *r);

@@ -2,7 +2,8 @@
  * loopback port with stories260K on the CPU backend (so that the ASan
  * build covers it in test-cpu), requests made with curl. Checks the
  * endpoints' answers against `pdvm run --temp 0`, concurrency, a client
- * disconnecting mid-stream, every refusal's status and OpenAI error shape,
+ * disconnecting mid-stream or while it waits, the thread count under waiting
+ * clients, SIGTERM while they wait, every refusal's status and OpenAI error shape,
  * the queue limit and the metrics; /health while loading in-process over
  * the server's modules. The GPU path: test_gpu_server.c. */
 #include <setjmp.h>
@@ -459,6 +460,84 @@ static void disconnect_frees_the_slot(void **state)
     stop(&p);
 }
 
+/* The server's threads, from /proc. */
+static int threads_of(pid_t pid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    int n = -1;
+    while (fgets(line, sizeof line, f))
+        if (!strncmp(line, "Threads:", 8)) n = atoi(line + 8);
+    fclose(f);
+    assert_true(n > 0);
+    return n;
+}
+
+static const char ENDLESS[] = "{\"prompt\":\"Once\",\"max_tokens\":-1,\"ignore_eos\":true}";
+static const char ENDLESS_STREAM[] =
+    "{\"prompt\":\"Once\",\"max_tokens\":-1,\"stream\":true,\"ignore_eos\":true}";
+
+/* Clients waiting for their answers, whole or streamed, running or queued,
+ * hold no thread of the server (its connections sleep until the engine
+ * writes): it has as many threads with ten of them as idle. A client of a
+ * whole answer that hangs up while it waits cancels its request, running
+ * or queued. */
+static void waiting_clients_hold_no_thread(void **state)
+{
+    (void)state;
+    srv_proc p;
+    start(&p, (const char *const[]){"-np", "2", "-c", "2048", "--threads-http", "2", NULL});
+    int idle = threads_of(p.pid);
+    http_stream s = http_stream_start(&p, "/v1/completions", ENDLESS_STREAM);
+    assert_true(http_stream_until(&s, "\"text\""));
+    http_call running = http_start(&p, "POST", "/v1/completions", ENDLESS, NULL);
+    if (!metric_reaches(&p, "pdvm_requests_processing", 2)) fail_msg("the slots did not fill");
+    http_call queued[8];
+    for (int i = 0; i < 8; i++)
+        queued[i] = http_start(&p, "POST", "/v1/completions", ENDLESS, NULL);
+    if (!metric_reaches(&p, "pdvm_requests_deferred", 8)) fail_msg("the 8 did not queue");
+    assert_int_equal(threads_of(p.pid), idle);
+
+    const char *cancelled = "pdvm_completions_finished_total{reason=\"cancelled\"}";
+    http_call_kill(&running);
+    if (!metric_reaches(&p, cancelled, 1)) fail_msg("the running request was not cancelled");
+    /* Its slot went to a queued one. */
+    if (!metric_reaches(&p, "pdvm_requests_deferred", 7)) fail_msg("no queued request started");
+    for (int i = 0; i < 8; i++) http_call_kill(&queued[i]);
+    if (!metric_reaches(&p, cancelled, 9)) fail_msg("the queued requests were not cancelled");
+    http_stream_kill(&s);
+    if (!metric_reaches(&p, cancelled, 10)) fail_msg("the stream was not cancelled");
+    assert_int_equal((int)metric(&p, "pdvm_requests_processing"), 0);
+    assert_int_equal((int)metric(&p, "pdvm_requests_deferred"), 0);
+    assert_int_equal(threads_of(p.pid), idle);
+    stop(&p);
+}
+
+/* SIGTERM while clients wait (a stream, a running and a queued whole
+ * answer): the waiting connections are woken before the HTTP layer stops,
+ * and the server exits cleanly (srv_stop fails on a sanitizer report). */
+static void stop_while_clients_wait(void **state)
+{
+    (void)state;
+    srv_proc p;
+    start(&p, (const char *const[]){"-np", "2", "-c", "2048", NULL});
+    http_stream s = http_stream_start(&p, "/v1/completions", ENDLESS_STREAM);
+    assert_true(http_stream_until(&s, "\"text\""));
+    http_call calls[2];
+    for (int i = 0; i < 2; i++) calls[i] = http_start(&p, "POST", "/v1/completions", ENDLESS, NULL);
+    if (!metric_reaches(&p, "pdvm_requests_deferred", 1)) fail_msg("the last did not queue");
+    stop(&p);
+    for (int i = 0; i < 2; i++) {
+        http_res r = http_wait(&calls[i]);
+        /* The error answer, or the connection closed before it was sent. */
+        if (r.status != 500 && r.status != 0) fail_msg("request %d: status %d", i, r.status);
+        http_res_free(&r);
+    }
+    http_stream_kill(&s);
+}
+
 /* A completion with its usage: the text, prompt_tokens, cached_tokens. */
 static char *complete_usage(const srv_proc *p, const char *prompt, int64_t *n_prompt,
                             int64_t *n_cached)
@@ -767,6 +846,8 @@ int main(void)
         cmocka_unit_test(stop_strings_and_seeds),
         cmocka_unit_test(concurrent_requests_match_lone_ones),
         cmocka_unit_test(disconnect_frees_the_slot),
+        cmocka_unit_test(waiting_clients_hold_no_thread),
+        cmocka_unit_test(stop_while_clients_wait),
         cmocka_unit_test(second_turn_reuses_the_cache),
         cmocka_unit_test(repeated_prompts_reuse_their_slots),
         cmocka_unit_test(bad_requests_get_their_status),

@@ -1,6 +1,7 @@
 /* POST /v1/chat/completions and /v1/completions: the body read into a
  * request, the prompt tokenized and checked on this HTTP thread, the job
- * queued for the engine, then the answer streamed or sent whole. */
+ * queued for the engine, then the answer streamed or sent whole (the
+ * connection suspended while the job runs). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -64,29 +65,42 @@ static srv_job *make_job(srv_req *r, bool chat, bool *stream, bool *usage,
     return job;
 }
 
-static enum MHD_Result reply_whole(srv_req *r, srv_job *job, const srv_oai *o)
+static enum MHD_Result reply_whole(srv_req *r, const srv_job_view *v)
 {
-    srv_job_view v = {0};
-    while (v.finish == SRV_FINISH_NONE)
-        if (!srv_job_wait(job, srv_req_socket(r), v.len, &v)) {
-            srv_engine_cancel(r->s->engine, job);
-            srv_metrics_request(&r->s->metrics, r->ep, 499); /* nginx's "client closed" */
-            return MHD_NO; /* closes the connection */
-        }
-    if (v.finish != SRV_FINISH_STOP && v.finish != SRV_FINISH_LENGTH) {
+    srv_job *job = r->job;
+    if (v->finish != SRV_FINISH_STOP && v->finish != SRV_FINISH_LENGTH) {
         pthread_mutex_lock(&job->mu);
         srv_err e = {500, "server_error", ""};
         snprintf(e.msg, sizeof e.msg, "%s", job->error[0] ? job->error : "generation failed");
         pthread_mutex_unlock(&job->mu);
         return srv_reply_error(r, &e);
     }
-    char *text = malloc(v.len + 1);
+    char *text = malloc(v->len + 1);
     if (!text) return srv_reply_errorf(r, 500, "server_error", "out of memory");
-    srv_job_copy(job, 0, v.len, text);
-    json_object *usage = srv_oai_usage((uint32_t)job->n_prompt, v.n_gen, v.n_cached);
-    enum MHD_Result res = srv_reply_json(r, 200, srv_oai_response(o, text, v.len, v.finish,
-                                                                  usage));
+    srv_job_copy(job, 0, v->len, text);
+    json_object *usage = srv_oai_usage((uint32_t)job->n_prompt, v->n_gen, v->n_cached);
+    enum MHD_Result res = srv_reply_json(r, 200, srv_oai_response(&r->oai, text, v->len,
+                                                                  v->finish, usage));
     free(text);
+    return res;
+}
+
+/* The whole answer once the job has finished; until then the connection
+ * sleeps (suspended: no pool thread waits for it). */
+enum MHD_Result srv_api_gen_resume(srv_req *r)
+{
+    srv_job_view v;
+    if (atomic_load(&r->wait.hung_up)) {
+        srv_metrics_request(&r->s->metrics, r->ep, 499); /* nginx's "client closed" */
+        return MHD_NO; /* closes the connection; the job is cancelled */
+    }
+    if (!srv_job_news(r->job, 0, &v) || v.finish == SRV_FINISH_NONE) {
+        srv_wait_suspend(&r->wait);
+        return MHD_YES;
+    }
+    enum MHD_Result res = reply_whole(r, &v);
+    srv_job_unref(r->job);
+    r->job = NULL;
     return res;
 }
 
@@ -110,9 +124,10 @@ static enum MHD_Result generate(srv_req *r, bool chat)
     srv_oai o;
     oai_init(r->s, chat, &o);
     if (stream) return srv_stream_reply(r, job, &o, usage, (uint32_t)job->n_prompt);
-    res = reply_whole(r, job, &o);
-    srv_job_unref(job);
-    return res;
+    r->job = job; /* the request's reference now; on_completed drops it if not answered */
+    r->oai = o;
+    srv_wait_init(&r->wait, r->s->waiter, r->conn, job, true);
+    return srv_api_gen_resume(r);
 }
 
 enum MHD_Result srv_api_chat(srv_req *r)

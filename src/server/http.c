@@ -1,7 +1,10 @@
-/* The HTTP layer: libmicrohttpd with one thread per connection (a handler
- * may block until its generation is done, and a streaming response's
- * reader blocks until the next tokens). Here: the body with its size
- * limit, the API key, the routing; the endpoints are in api_*.c. */
+/* The HTTP layer: libmicrohttpd with a fixed pool of threads polling the
+ * connections (--threads-http). No callback blocks: a request waiting for
+ * its generation, whole or streamed, suspends its connection and the
+ * waiter (waiter.h) resumes it. A thread per connection would make the
+ * server's threads, and their stacks and per-thread allocator state, come
+ * and go with the clients. Here: the body with its size limit, the API
+ * key, the routing; the endpoints are in api_*.c. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -127,6 +130,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     (void)version;
     srv_req *r = *con_cls;
     if (!r) return on_headers(cls, c, url, (srv_req **)con_cls);
+    if (r->job) return srv_api_gen_resume(r);
     if (*upload_size) {
         if (!r->answered) take_body(r, upload, *upload_size);
         *upload_size = 0; /* after an early answer the rest is read and dropped */
@@ -146,6 +150,10 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     (void)cls, (void)c, (void)toe;
     srv_req *r = *con_cls;
     if (!r) return;
+    if (r->job) { /* closed before the answer (a timeout, the daemon stopping) */
+        srv_engine_cancel(r->s->engine, r->job);
+        srv_job_unref(r->job);
+    }
     free(r->body);
     free(r);
     *con_cls = NULL;
@@ -176,18 +184,27 @@ bool srv_http_start(srv *s, char *err, size_t cap)
         snprintf(err, cap, "--host '%s' is not an IPv4 or IPv6 address", s->cfg.host);
         return false;
     }
-    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-                     MHD_USE_POLL | MHD_USE_ERROR_LOG | MHD_USE_ITC |
+    if (srv_waiter_new(s->engine, &s->waiter) != PDVM_OK) {
+        snprintf(err, cap, "cannot start the HTTP waiter thread");
+        return false;
+    }
+    /* ITC: a resume from the waiter wakes the pool thread's poll. */
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_ALLOW_SUSPEND_RESUME |
+                     MHD_USE_ERROR_LOG | MHD_USE_ITC |
                      (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
     s->daemon = MHD_start_daemon(
         flags, s->cfg.port, NULL, NULL, on_request, s,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(s->cfg.n_threads ? s->cfg.n_threads
+                                                                 : SRV_HTTP_THREADS),
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)s->cfg.timeout_s,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)s->cfg.max_conn,
         MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
         MHD_OPTION_END);
     if (!s->daemon) {
+        srv_waiter_free(s->waiter);
+        s->waiter = NULL;
         snprintf(err, cap, "cannot listen on %s port %u (in use, or not an address of this "
                  "machine)", s->cfg.host, (unsigned)s->cfg.port);
         return false;
@@ -204,8 +221,11 @@ void srv_http_quiesce(srv *s)
 
 void srv_http_stop(srv *s)
 {
+    srv_waiter_drain(s->waiter); /* MHD must not stop with suspended connections */
     if (s->daemon) MHD_stop_daemon(s->daemon);
     s->daemon = NULL;
+    srv_waiter_free(s->waiter);
+    s->waiter = NULL;
     if (s->listen_fd >= 0) close(s->listen_fd); /* quiesced: ours to close */
     s->listen_fd = -1;
 }

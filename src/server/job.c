@@ -1,8 +1,6 @@
-#define _GNU_SOURCE /* POLLRDHUP */
 #include "job.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,29 +90,12 @@ void srv_job_notify(srv_job *j)
     while (write(j->efd, &one, sizeof one) < 0 && errno == EINTR) {}
 }
 
-static bool has_news(srv_job *j, size_t seen, srv_job_view *v)
+bool srv_job_news(srv_job *j, size_t seen, srv_job_view *v)
 {
     pthread_mutex_lock(&j->mu);
     *v = (srv_job_view){j->len, j->finish, j->n_gen, j->n_cached};
     pthread_mutex_unlock(&j->mu);
     return v->len > seen || v->finish != SRV_FINISH_NONE;
-}
-
-bool srv_job_wait(srv_job *j, int sock, size_t seen, srv_job_view *v)
-{
-    for (;;) {
-        if (has_news(j, seen, v)) return true;
-        struct pollfd p[2] = {{.fd = j->efd, .events = POLLIN},
-                              {.fd = sock, .events = POLLRDHUP}};
-        int r = poll(p, sock >= 0 ? 2 : 1, -1);
-        if (r < 0 && errno != EINTR) return true; /* cannot wait: let the caller look again */
-        if (sock >= 0 && (p[1].revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)))
-            return false;
-        if (p[0].revents & POLLIN) {
-            uint64_t c;
-            while (read(j->efd, &c, sizeof c) < 0 && errno == EINTR) {}
-        }
-    }
 }
 
 void srv_job_copy(srv_job *j, size_t from, size_t n, char *dst)

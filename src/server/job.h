@@ -1,10 +1,10 @@
 /* One generation request as the engine thread and the HTTP thread that
  * submitted it share it. The request half is written before submission
  * and read-only after; the result half (text, finish, counts) is written
- * by the engine under the job's lock and read by the HTTP thread, which
- * sleeps in srv_job_wait until the engine signals the job's eventfd or the
- * client's socket hangs up. Reference-counted: the HTTP side and the
- * engine each hold one while they use it. */
+ * by the engine under the job's lock and read by the HTTP side, whose
+ * connection sleeps (src/server/waiter.h) until the engine signals the
+ * job's eventfd or the client's socket hangs up. Reference-counted: the
+ * HTTP side and the engine each hold one while they use it. */
 #ifndef PDVM_SRV_JOB_H
 #define PDVM_SRV_JOB_H
 
@@ -52,7 +52,8 @@ typedef struct srv_job {
 
     atomic_bool cancel;    /* set by the HTTP side; the engine drops the job at
                             * its next step */
-    int efd;               /* eventfd: the engine writes after each update */
+    int efd;               /* eventfd (non-blocking): the engine writes after each
+                            * update, the waiter reads it */
     atomic_int refs;
 } srv_job;
 
@@ -67,7 +68,7 @@ void srv_job_unref(srv_job *j);
 bool srv_job_append(srv_job *j, const char *p, size_t n);
 /* Set the finish reason (and for errors a message); the first one wins. */
 void srv_job_finish(srv_job *j, srv_finish f, const char *error);
-/* Wake the HTTP thread waiting on the job. */
+/* Wake the HTTP side waiting on the job (its eventfd). */
 void srv_job_notify(srv_job *j);
 
 /* What the HTTP side sees. */
@@ -77,10 +78,9 @@ typedef struct srv_job_view {
     uint32_t n_gen, n_cached;
 } srv_job_view;
 
-/* Block until the job has more than `seen` bytes of text or has finished,
- * or until the client at socket `sock` hangs up (-1: no socket to watch).
- * Returns false on a hang-up (the caller cancels the job). */
-bool srv_job_wait(srv_job *j, int sock, size_t seen, srv_job_view *v);
+/* What the job holds now; true when that is more than `seen` bytes of text
+ * or the job has finished. Never blocks (but for the job's lock). */
+bool srv_job_news(srv_job *j, size_t seen, srv_job_view *v);
 /* Copy text [from, from + n) into dst (within what a view reported). */
 void srv_job_copy(srv_job *j, size_t from, size_t n, char *dst);
 

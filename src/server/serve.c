@@ -53,6 +53,8 @@ static int parse_opts(int argc, char **argv, serve_opts *o)
          "llama.cpp template name instead of the model's (chatml, llama3, ...)"},
         {"-a", "--alias", PDVM_ARG_STR, &o->cfg.alias, 0, 0, "NAME",
          "model id in responses (default: the file name)"},
+        {NULL, "--threads-http", PDVM_ARG_U32, &o->cfg.n_threads, 1, 256, "N",
+         "threads polling the HTTP connections (default 4; none blocks on a generation)"},
         {"-to", "--timeout", PDVM_ARG_U32, &o->cfg.timeout_s, 0, 1 << 20, "S",
          "close connections idle for S seconds (default 600; 0: never)"},
         {NULL, "--max-body", PDVM_ARG_U32, &o->max_body, 1, 1u << 30, "BYTES",

@@ -13,7 +13,14 @@
 
 #include "engine.h"
 #include "metrics.h"
+#include "oai.h"
 #include "request.h"
+#include "waiter.h"
+
+/* Threads polling connections by default. No callback blocks, so a few
+ * serve any number of clients; more only help when tokenizing long
+ * prompts (done on these threads) is the bottleneck. */
+enum { SRV_HTTP_THREADS = 4 };
 
 typedef struct srv_config {
     const char *host;          /* --host, default 127.0.0.1 */
@@ -24,6 +31,7 @@ typedef struct srv_config {
     uint32_t timeout_s;        /* --timeout: idle connections are closed after it */
     size_t max_body;           /* --max-body: request bodies over it get 413 */
     uint32_t max_conn;         /* connections open at once */
+    uint32_t n_threads;        /* --threads-http: libmicrohttpd's pool; 0: SRV_HTTP_THREADS */
     bool verbose;
 } srv_config;
 
@@ -31,6 +39,7 @@ typedef struct srv {
     srv_config cfg;
     srv_metrics metrics;
     srv_engine *engine;
+    srv_waiter *waiter;        /* wakes suspended connections (srv_http_start's) */
     char model_id[256];
     int64_t created;           /* Unix time of the start, for /v1/models */
     atomic_uint_fast64_t next_id;
@@ -48,6 +57,11 @@ typedef struct srv_req {
     size_t len, cap;
     bool too_big;              /* the body passed the limit: 413 */
     bool answered;             /* a response is queued */
+    /* A whole (not streamed) answer waiting for its generation, the
+     * connection suspended meanwhile; job is NULL otherwise. */
+    srv_job *job;
+    srv_oai oai;
+    srv_wait wait;
 } srv_req;
 
 /* Responses. Each counts the request in the metrics and marks it answered;
@@ -86,12 +100,16 @@ enum MHD_Result srv_api_health(srv_req *r);
 enum MHD_Result srv_api_metrics(srv_req *r);
 enum MHD_Result srv_api_tokenize(srv_req *r);
 enum MHD_Result srv_api_detokenize(srv_req *r);
+/* The connection of a request with r->job was resumed: answer, or
+ * suspend again until the job has finished. */
+enum MHD_Result srv_api_gen_resume(srv_req *r);
 
-/* Start listening on host:port (s->port gets the port bound). */
+/* Start the waiter and listen on host:port (s->port gets the port bound). */
 bool srv_http_start(srv *s, char *err, size_t cap);
 /* Stop accepting connections; those open go on. */
 void srv_http_quiesce(srv *s);
-/* Close every connection after its response; waits for their threads. */
+/* After the engine has stopped: resume what is suspended, close every
+ * connection, stop the pool's threads. */
 void srv_http_stop(srv *s);
 
 #endif

@@ -8,7 +8,7 @@ typedef struct srv_stream {
     srv *s;
     srv_job *job;
     srv_oai oai;
-    int sock;
+    srv_wait wait;      /* while the job has nothing new: the connection sleeps */
     bool include_usage, started, done;
     uint32_t n_prompt;
     size_t seen;        /* bytes of the job's text already in events */
@@ -17,13 +17,6 @@ typedef struct srv_stream {
     char *text;         /* scratch for new text */
     size_t text_cap;
 } srv_stream;
-
-int srv_req_socket(const srv_req *r)
-{
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-    return ci ? ci->connect_fd : -1;
-}
 
 static bool put(srv_stream *st, const char *p, size_t n)
 {
@@ -89,33 +82,45 @@ static bool put_end(srv_stream *st, const srv_job_view *v)
     return ok && put(st, "data: [DONE]\n\n", 14);
 }
 
-/* Fill st->out with the next events; false when the client is gone or
- * memory ran out (the stream then ends with an error). */
-static bool next_events(srv_stream *st)
+typedef enum { EV_SOME, EV_NONE_YET, EV_FAIL } ev_result;
+
+/* Fill st->out with the next events; EV_FAIL when memory ran out (the
+ * stream then ends with an error). */
+static ev_result next_events(srv_stream *st)
 {
     st->len = st->off = 0;
     if (!st->started) {
         st->started = true;
         if (st->oai.chat)
             return put_event(st, srv_oai_chunk(&st->oai, "", 0, true, SRV_FINISH_NONE,
-                                               st->include_usage));
+                                               st->include_usage))
+                       ? EV_SOME
+                       : EV_FAIL;
     }
     srv_job_view v;
-    if (!srv_job_wait(st->job, st->sock, st->seen, &v)) return false;
-    if (v.len > st->seen && !put_new_text(st, v.len)) return false;
-    if (v.finish != SRV_FINISH_NONE) return put_end(st, &v);
-    return true;
+    if (!srv_job_news(st->job, st->seen, &v)) return EV_NONE_YET;
+    if (v.len > st->seen && !put_new_text(st, v.len)) return EV_FAIL;
+    if (v.finish != SRV_FINISH_NONE && !put_end(st, &v)) return EV_FAIL;
+    return EV_SOME;
 }
 
+/* libmicrohttpd asks for more of the body. With nothing new the connection
+ * is suspended and 0 returned; the waiter resumes it, and this is called
+ * again, when the engine has written or the client has hung up. */
 static ssize_t on_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
     (void)pos;
     srv_stream *st = cls;
     while (st->off == st->len) {
         if (st->done) return MHD_CONTENT_READER_END_OF_STREAM;
-        if (!next_events(st)) {
+        ev_result e = atomic_load(&st->wait.hung_up) ? EV_FAIL : next_events(st);
+        if (e == EV_FAIL) {
             srv_engine_cancel(st->s->engine, st->job);
             return MHD_CONTENT_READER_END_WITH_ERROR;
+        }
+        if (e == EV_NONE_YET) {
+            srv_wait_suspend(&st->wait);
+            return 0;
         }
     }
     size_t n = st->len - st->off < max ? st->len - st->off : max;
@@ -144,8 +149,9 @@ enum MHD_Result srv_stream_reply(srv_req *r, srv_job *job, const srv_oai *o,
         srv_job_unref(job);
         return MHD_NO;
     }
-    *st = (srv_stream){.s = r->s, .job = job, .oai = *o, .sock = srv_req_socket(r),
-                       .include_usage = include_usage, .n_prompt = n_prompt};
+    *st = (srv_stream){.s = r->s, .job = job, .oai = *o, .include_usage = include_usage,
+                       .n_prompt = n_prompt};
+    srv_wait_init(&st->wait, r->s->waiter, r->conn, job, false);
     struct MHD_Response *res =
         MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, on_read, st, on_free);
     if (!res) {

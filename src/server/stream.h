@@ -14,7 +14,4 @@
 enum MHD_Result srv_stream_reply(srv_req *r, srv_job *job, const srv_oai *o,
                                  bool include_usage, uint32_t n_prompt);
 
-/* The socket of the request's connection (for hang-up checks), or -1. */
-int srv_req_socket(const srv_req *r);
-
 #endif
