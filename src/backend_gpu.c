@@ -100,6 +100,7 @@ pdvm_status gpu_state_create(pdvm_gl *gl, const pdvm_model *m, const pdvm_sessio
     s->verbose = p && p->verbose;
     const char *batch_env = getenv("PDVM_BATCH");
     s->no_batch = batch_env && strcmp(batch_env, "0") == 0;
+    s->batch_min = GPU_BATCH_MIN_TOKENS;
     s->progress = p ? p->progress : NULL;
     s->progress_user = p ? p->progress_user : NULL;
     s->gl = gl;
@@ -152,11 +153,13 @@ static pdvm_status run_token(gpu_state *s, gpu_chain *c, const pdvm_batch_token 
                                logits + (size_t)t->out * n_vocab);
 }
 
-/* Any batch of several tokens, of one sequence or several (weights are
- * then read once for all of them); a lone token is the decode chain's. */
+/* Any batch of at least batch_min tokens, of one sequence or several
+ * (weights are then read once for all of them); fewer go token by token
+ * (gpu_chain_batch.h says why). */
 static bool use_batched(const gpu_state *s, size_t n)
 {
-    return n > 1 && !s->no_batch && !s->unfused && gpu_batch_supported(s->m, NULL);
+    return n >= s->batch_min && n > 1 && !s->no_batch && !s->unfused &&
+           gpu_batch_supported(s->m, NULL);
 }
 
 static pdvm_status decode_batched(gpu_state *s, const pdvm_batch_token *t, size_t n,

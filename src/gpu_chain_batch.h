@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "gpu_ops_batch.h"
 #include "pdvm.h"
 
 struct gpu_state;
@@ -42,6 +43,16 @@ typedef struct gpu_batch_tok {
  * many, each attending to the cache the previous ones wrote.
  * PDVM_UBATCH overrides it (1..4096). */
 enum { GPU_BATCH_DEFAULT_UB = 512 };
+
+/* Batches of fewer tokens go through the decode chain token by token:
+ * matmul.comp's tiles give each invocation 4 tokens, so for a few tokens a
+ * workgroup has few invocations and streams its weight rows slowly, where
+ * the mat-vec kernels keep a whole GPU's loads in flight. On llvmpipe a
+ * server step of 4 sequences ran at 17 tokens/s batched against 43 token
+ * by token (bench/serve_bench.py, stories260K). The server's decode steps
+ * (one token a busy slot) therefore stay on the decode chain up to 16
+ * slots; prompt chunks above it take the batched path. */
+enum { GPU_BATCH_MIN_TOKENS = GPU_MM_SMALL_BATCH + 1 };
 
 /* Whether the batched path computes model m as its architecture asks;
  * when not, *why (if not NULL) names the first feature it lacks. */

@@ -48,6 +48,7 @@ typedef struct gpu_state {
     gpu_chain fused, unfused_chain; /* planned when first used */
     struct gpu_batch *batch;        /* the batched path's buffers (gpu_chain_batch.h) */
     bool no_batch;                  /* every batch token by token (PDVM_BATCH=0) */
+    uint32_t batch_min;             /* fewer tokens go token by token (tests lower it) */
     bool poison_batch;              /* tests: NaN over the batch buffer's per-pass part
                                      * before each pass, so a value read unwritten shows */
     pdvm_progress_fn progress;

@@ -57,6 +57,7 @@ static gpu_state *state_for(pdvm_gl *gl, const pdvm_model *m, bool batched)
     gpu_state *g = NULL;
     if (gpu_state_create(gl, m, &p, N_CTX, &g) != PDVM_OK) fail_msg("%s", pdvm_last_error());
     g->no_batch = !batched;
+    g->batch_min = 2; /* small batches take the batched path too */
     return g;
 }
 

@@ -99,6 +99,7 @@ static pdvm_session *session(pdvm_model *m, uint32_t n_ctx, uint32_t n_seq, bool
     pdvm_status st = pdvm_session_create(m, &p, &s);
     if (env) unsetenv(name);
     if (st != PDVM_OK) fail_msg("%s", pdvm_last_error());
+    gpu_of(s)->batch_min = 2; /* every batch of several tokens batched */
     if (poisoned) {
         poison_kv(gpu_of(s));
         gpu_of(s)->poison_batch = true;
