@@ -383,11 +383,11 @@ static pdvm_status layer(gpu_state *s, uint32_t l, const pass *p)
 static pdvm_status poison(gpu_state *s)
 {
     gpu_batch *b = s->batch;
-    float *nan = malloc((size_t)b->kvt * sizeof *nan);
-    if (!nan) return pdvm_fail(PDVM_ERR_NOMEM, "GPU batch: poison");
-    for (uint32_t i = 0; i < b->kvt; i++) nan[i] = NAN;
-    pdvm_status st = pdvm_gl_buffer_write(s->gl, &b->buf, 0, (uint64_t)b->kvt * 4, nan);
-    free(nan);
+    float *v = malloc((size_t)b->kvt * sizeof *v);
+    if (!v) return pdvm_fail(PDVM_ERR_NOMEM, "GPU batch: poison");
+    for (uint32_t i = 0; i < b->kvt; i++) v[i] = NAN;
+    pdvm_status st = pdvm_gl_buffer_write(s->gl, &b->buf, 0, (uint64_t)b->kvt * 4, v);
+    free(v);
     return st;
 }
 
