@@ -13,19 +13,22 @@
 // accumulator rescaled per chunk. Across slabs (a cache larger than one
 // SSBO block) the state (m, l, acc) is kept in act at u_state between
 // dispatches: u_first starts it, u_last writes acc / l to the output.
+// The query is rotated as it is read (RoPE of the token's position: its
+// cos/sin at act[u_cs + t * N_ROT], rope.glsl).
 // Grid: (N_HEAD, n_tok). Defines: WG_SIZE, HEAD_DIM, N_HEAD, N_HEAD_KV,
-// SCALE, QKV_N (floats of a token's q|k|v row).
+// SCALE, QKV_N (floats of a token's q|k|v row), N_ROT, ROPE_NEOX.
 layout(local_size_x = WG_SIZE) in;
 
 layout(std430, binding = 0) restrict buffer Act { float act[]; };
 layout(std430, binding = 2) readonly restrict buffer KCache { uint kc[]; };
 layout(std430, binding = 3) readonly restrict buffer VCache { uint vc[]; };
 
-uniform uint u_qkv, u_pos, u_out, u_state, u_first, u_last;
+uniform uint u_qkv, u_pos, u_cs, u_out, u_state, u_first, u_last;
 uniform uint u_seq, u_kvt, u_buf, u_kv_stride, u_pos0;
 
 #define KV_TABLE
 #include "attn_layout.glsl"
+#include "rope.glsl"
 
 #define PAIRS (HEAD_DIM / 2)
 #define NP ((PAIRS + WG_SIZE - 1) / WG_SIZE) // dimension pairs an invocation owns
@@ -41,10 +44,9 @@ void main()
     uint kvh = h / uint(N_HEAD / N_HEAD_KV);
     uint pos = uint(act[u_pos + t]);
     uint st = u_state + (t * uint(N_HEAD) + h) * uint(HEAD_DIM + 2);
-    for (uint i = lid; i < uint(PAIRS); i += uint(WG_SIZE)) {
-        uint q = u_qkv + t * uint(QKV_N) + h * uint(HEAD_DIM) + 2u * i;
-        sh_q[i] = vec2(act[q], act[q + 1u]);
-    }
+    uint head = u_qkv + t * uint(QKV_N) + h * uint(HEAD_DIM), cs = u_cs + t * uint(N_ROT);
+    for (uint i = lid; i < uint(PAIRS); i += uint(WG_SIZE))
+        sh_q[i] = vec2(rope_head_dim(cs, head, 2u * i), rope_head_dim(cs, head, 2u * i + 1u));
     float m = neg_inf(), l = 0.0;
     vec2 acc[NP];
     for (uint j = 0u; j < uint(NP); j++) {

@@ -52,3 +52,12 @@ float rope_apply(uint cs, uint d, float self, float partner)
     vec2 r = rope_rotate(cs, rope_pair_index(d), first ? self : partner, first ? partner : self);
     return first ? r.x : r.y;
 }
+
+// Rotated dimension d of the unrotated head vector at act[head] (its
+// partner read from the same vector): for kernels that read a head without
+// rotating it in place.
+float rope_head_dim(uint cs, uint head, uint d)
+{
+    if (d >= uint(N_ROT)) return act[head + d];
+    return rope_apply(cs, d, act[head + d], act[head + rope_partner(d)]);
+}

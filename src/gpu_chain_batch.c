@@ -41,14 +41,10 @@ bool gpu_batch_supported(const pdvm_model *m, const char **why)
     else if (ap->attn_softcap != 0.0f) w = "attention soft-capping";
     else if (ap->final_softcap != 0.0f) w = "final soft-capping";
     else if (swa) w = "sliding-window attention";
-    else if (hp->rope_type != PDVM_ROPE_NORM) w = "NEOX RoPE";
     else if (hp->n_rot % 2 || hp->head_dim % 2) w = "odd RoPE or head sizes";
     else if (gpu_chain_post_norms(m)) w = "post-norms";
     else if (l0 && (pdvm_tensor_present(&l0->attn_q_norm) || pdvm_tensor_present(&l0->attn_k_norm)))
         w = "Q/K norms";
-    else if (l0 && (pdvm_tensor_present(&l0->attn_q_b) || pdvm_tensor_present(&l0->attn_k_b) ||
-                    pdvm_tensor_present(&l0->attn_v_b)))
-        w = "Q/K/V biases";
     if (why) *why = w;
     return w == NULL;
 }
@@ -278,6 +274,7 @@ static pdvm_status group_mm(gpu_state *s, const gpu_group *g, gpu_mm_args a, uin
             RUN(gpu_plan_matmul, &a);
             continue;
         }
+        uint64_t bias = pt->vec_off[GPU_V_BIAS]; /* the part's q, k, v rows in order */
         for (uint32_t j = 0; j < GPU_MAX_SEGS; j++) {
             const gpu_seg *sg = &pt->seg[j];
             if (!sg->t || sg->n_rows == 0) continue;
@@ -288,6 +285,11 @@ static pdvm_status group_mm(gpu_state *s, const gpu_group *g, gpu_mm_args a, uin
             a.row0 = base + sg->row0;
             a.n_rows = sg->n_rows;
             RUN(gpu_plan_matmul, &a);
+            if (!g->has_bias) continue;
+            gpu_bias_batch_args ba = {a.act, a.w, bias, a.y + a.row0, a.y_stride, sg->n_rows,
+                                      n_tok};
+            RUN(gpu_plan_bias_batch, &ba);
+            bias += (uint64_t)sg->n_rows * 4;
         }
     }
     return PDVM_OK;
@@ -329,23 +331,21 @@ static pdvm_status attention(gpu_state *s, uint32_t l, const pass *p)
     const pdvm_hparams *hp = &s->m->hp;
     const gpu_kv_slab *slabs = &s->kvp.slabs[(size_t)l * s->kvp.slabs_per_layer];
     uint32_t n_slabs = 0;
-    bool rot_q = true; /* q is rotated by the layer's first dispatch */
     for (uint32_t i = 0; i < s->kvp.slabs_per_layer; i++) {
         if (slabs[i].n_pos == 0) continue;
         if (slabs[i].pos0 <= p->max_pos) n_slabs = i + 1;
         bool writes = slabs[i].pos0 <= p->max_pos && slabs[i].pos0 + slabs[i].n_pos > p->min_pos;
-        if (!writes && !rot_q) continue;
+        if (!writes) continue;
         for (uint32_t j = 0, n_b = kv_bufs(s, l, i); j < n_b; j++) {
             gpu_rope_kv_args a = {&b->buf, hp, slab_of(s, l, i, b->bufs[j]), b->qkv, b->pos,
-                                  b->cs, p->n, rot_q};
+                                  b->cs, p->n};
             RUN(gpu_plan_rope_kv_batch, &a);
-            rot_q = false;
         }
     }
     for (uint32_t i = 0; i < n_slabs; i++)
         for (uint32_t j = 0, n_b = kv_bufs(s, l, i); j < n_b; j++) {
             gpu_attn_batch_args a = {&b->buf, hp, s->m->ap.attn_scale, slab_of(s, l, i, b->bufs[j]),
-                                     b->qkv, b->pos, b->att, b->state, p->n, i == 0,
+                                     b->qkv, b->pos, b->cs, b->att, b->state, p->n, i == 0,
                                      i + 1 == n_slabs};
             RUN(gpu_plan_attn_batch, &a);
         }
@@ -383,11 +383,11 @@ static pdvm_status layer(gpu_state *s, uint32_t l, const pass *p)
 static pdvm_status poison(gpu_state *s)
 {
     gpu_batch *b = s->batch;
-    float *nan = malloc((size_t)b->kvt * sizeof *nan);
-    if (!nan) return pdvm_fail(PDVM_ERR_NOMEM, "GPU batch: poison");
-    for (uint32_t i = 0; i < b->kvt; i++) nan[i] = NAN;
-    pdvm_status st = pdvm_gl_buffer_write(s->gl, &b->buf, 0, (uint64_t)b->kvt * 4, nan);
-    free(nan);
+    float *v = malloc((size_t)b->kvt * sizeof *v);
+    if (!v) return pdvm_fail(PDVM_ERR_NOMEM, "GPU batch: poison");
+    for (uint32_t i = 0; i < b->kvt; i++) v[i] = NAN;
+    pdvm_status st = pdvm_gl_buffer_write(s->gl, &b->buf, 0, (uint64_t)b->kvt * 4, v);
+    free(v);
     return st;
 }
 

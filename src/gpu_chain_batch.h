@@ -8,8 +8,9 @@
  * reads only them. Only the logits rows asked for are computed.
  *
  * Coverage (gpu_batch_supported, the one place that decides): RMSNorm,
- * Q/K/V without biases or Q/K norms, adjacent-pair RoPE (PDVM_ROPE_NORM;
- * partial n_rot and frequency factors through the host's cos/sin tables),
+ * Q/K/V with or without biases but without Q/K norms, RoPE of either pair
+ * layout (PDVM_ROPE_NORM or NEOX; partial n_rot and frequency factors
+ * through the host's cos/sin tables),
  * grouped-query attention at 1/sqrt(head_dim) or the model's scale without
  * soft-capping or sliding windows, SwiGLU, no post-norms, no embedding
  * scale, no final soft-cap: Llama-style models. Anything else runs token

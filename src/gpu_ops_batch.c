@@ -196,8 +196,15 @@ static void bind_slab(gpu_step *st, const gpu_batch_slab *s)
     st->buf[3] = s->vc;
 }
 
-static const char *const rk_uniforms[] = {"u_qkv", "u_pos", "u_cs", "u_rot_q", "u_seq",
-                                          "u_kvt", "u_buf", "u_kv_stride", "u_pos0"};
+/* The RoPE defines of rope.glsl. */
+static void rope_defs(gpu_defs *d, const pdvm_hparams *hp)
+{
+    gpu_defs_int(d, "N_ROT", hp->n_rot);
+    gpu_defs_int(d, "ROPE_NEOX", hp->rope_type == PDVM_ROPE_NEOX);
+}
+
+static const char *const rk_uniforms[] = {"u_qkv", "u_pos", "u_cs", "u_seq", "u_kvt",
+                                          "u_buf", "u_kv_stride", "u_pos0"};
 
 pdvm_status gpu_plan_rope_kv_batch(gpu_kernels *k, const gpu_rope_kv_args *a, gpu_step *st)
 {
@@ -205,23 +212,23 @@ pdvm_status gpu_plan_rope_kv_batch(gpu_kernels *k, const gpu_rope_kv_args *a, gp
     uint32_t wg = k->wg_max < 64 ? k->wg_max : 64;
     gpu_defs d;
     head_defs(&d, hp, wg);
-    gpu_defs_int(&d, "N_ROT", hp->n_rot);
+    rope_defs(&d, hp);
     gpu_prog *p;
     PDVM_TRY(gpu_prog_get(k, "rope_kv_batch", "rope+kv batch", &d, rk_uniforms,
                           N_NAMES(rk_uniforms), &p));
-    uint32_t pairs = (hp->n_head + 2 * hp->n_head_kv) * hp->head_dim / 2;
-    step_init(st, p, ceil_div(pairs, wg), a->n_tok);
+    uint32_t words = hp->n_head_kv * hp->head_dim; /* of k and v together */
+    step_init(st, p, ceil_div(words, wg), a->n_tok);
     st->buf[B_ACT] = a->act;
     bind_slab(st, &a->slab);
-    const uint32_t v[] = {a->qkv, a->pos, a->cs, a->rot_q, a->slab.seq, a->slab.kvt,
+    const uint32_t v[] = {a->qkv, a->pos, a->cs, a->slab.seq, a->slab.kvt,
                           a->slab.buf, a->slab.n_pos, a->slab.pos0};
     memcpy(st->val, v, sizeof v);
     return PDVM_OK;
 }
 
-static const char *const ab_uniforms[] = {"u_qkv", "u_pos", "u_out", "u_state", "u_first",
-                                          "u_last", "u_seq", "u_kvt", "u_buf", "u_kv_stride",
-                                          "u_pos0"};
+static const char *const ab_uniforms[] = {"u_qkv", "u_pos", "u_cs", "u_out", "u_state",
+                                          "u_first", "u_last", "u_seq", "u_kvt", "u_buf",
+                                          "u_kv_stride", "u_pos0"};
 
 pdvm_status gpu_plan_attn_batch(gpu_kernels *k, const gpu_attn_batch_args *a, gpu_step *st)
 {
@@ -231,14 +238,33 @@ pdvm_status gpu_plan_attn_batch(gpu_kernels *k, const gpu_attn_batch_args *a, gp
     head_defs(&d, hp, wg);
     gpu_defs_float(&d, "SCALE", gpu_attn_scale(hp, a->scale));
     gpu_defs_int(&d, "QKV_N", (hp->n_head + 2 * hp->n_head_kv) * hp->head_dim);
+    rope_defs(&d, hp);
     gpu_prog *p;
     PDVM_TRY(gpu_prog_get(k, "attn_batch", "attention batch", &d, ab_uniforms,
                           N_NAMES(ab_uniforms), &p));
     step_init(st, p, hp->n_head, a->n_tok);
     st->buf[B_ACT] = a->act;
     bind_slab(st, &a->slab);
-    const uint32_t v[] = {a->qkv, a->pos, a->out, a->state, a->first, a->last, a->slab.seq,
-                          a->slab.kvt, a->slab.buf, a->slab.n_pos, a->slab.pos0};
+    const uint32_t v[] = {a->qkv, a->pos, a->cs, a->out, a->state, a->first, a->last,
+                          a->slab.seq, a->slab.kvt, a->slab.buf, a->slab.n_pos, a->slab.pos0};
+    memcpy(st->val, v, sizeof v);
+    return PDVM_OK;
+}
+
+static const char *const bb_uniforms[] = {"u_y", "u_b", "u_n", "u_ys"};
+
+pdvm_status gpu_plan_bias_batch(gpu_kernels *k, const gpu_bias_batch_args *a, gpu_step *st)
+{
+    gpu_defs d;
+    gpu_defs_init(&d);
+    gpu_defs_int(&d, "WG_SIZE", k->wg_max);
+    gpu_defs_int(&d, "ROW_A_TOKEN", 1); /* its own program: the unfused one sets no u_ys */
+    gpu_prog *p;
+    PDVM_TRY(gpu_prog_get(k, "bias", "bias batch", &d, bb_uniforms, N_NAMES(bb_uniforms), &p));
+    step_init(st, p, ceil_div(a->n, k->wg_max), a->n_tok);
+    st->buf[B_ACT] = a->act;
+    st->buf[B_W] = a->w;
+    const uint32_t v[] = {a->y, (uint32_t)(a->b_byte / 4), a->n, a->y_stride};
     memcpy(st->val, v, sizeof v);
     return PDVM_OK;
 }

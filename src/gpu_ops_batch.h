@@ -82,21 +82,21 @@ typedef struct gpu_batch_slab {
     uint32_t pos0, n_pos;
 } gpu_batch_slab;
 
-/* rope_kv_batch.comp over token rows q|k|v at act[qkv + t * row]
- * (PDVM_ROPE_NORM): q rotated in place when rot_q, k rotated and v
- * written to its sequence's slab for tokens whose position (floats at
- * act[pos]) is in it; cos/sin of token t at act[cs + t * n_rot]. */
+/* rope_kv_batch.comp over token rows q|k|v at act[qkv + t * row]: k
+ * rotated (hp's RoPE type) and v written to its sequence's slab for tokens
+ * whose position (floats at act[pos]) is in it; cos/sin of token t at
+ * act[cs + t * n_rot]. q is left as it is (attn_batch.comp rotates it). */
 typedef struct gpu_rope_kv_args {
     const pdvm_gl_buffer *act;
     const pdvm_hparams *hp;
     gpu_batch_slab slab;
     uint32_t qkv, pos, cs, n_tok;
-    bool rot_q;
 } gpu_rope_kv_args;
 pdvm_status gpu_plan_rope_kv_batch(gpu_kernels *k, const gpu_rope_kv_args *a, gpu_step *st);
 
 /* attn_batch.comp over one slab of each sequence in slab.buf: att[t]
- * (n_head * head_dim floats from act[out]) for queries q of the qkv rows,
+ * (n_head * head_dim floats from act[out]) for queries q of the qkv rows
+ * (rotated as read, with the cos/sin at act[cs + t * n_rot]),
  * each token over its own sequence's cache up to its position; state:
  * (m, l, acc) per token and head between slabs (first, last: the layer's
  * first and last slab). */
@@ -105,10 +105,20 @@ typedef struct gpu_attn_batch_args {
     const pdvm_hparams *hp;
     float scale;
     gpu_batch_slab slab;
-    uint32_t qkv, pos, out, state, n_tok;
+    uint32_t qkv, pos, cs, out, state, n_tok;
     bool first, last;
 } gpu_attn_batch_args;
 pdvm_status gpu_plan_attn_batch(gpu_kernels *k, const gpu_attn_batch_args *a, gpu_step *st);
+
+/* bias.comp over a batch: act[y + t * y_stride + i] += the f32 bias i < n
+ * at byte b_byte of w, for tokens t < n_tok (Q/K/V biases). */
+typedef struct gpu_bias_batch_args {
+    const pdvm_gl_buffer *act, *w;
+    uint64_t b_byte;
+    uint32_t y, y_stride, n, n_tok;
+} gpu_bias_batch_args;
+pdvm_status gpu_plan_bias_batch(gpu_kernels *k, const gpu_bias_batch_args *a, gpu_step *st);
+
 pdvm_status gpu_op_attn_batch(gpu_kernels *k, const gpu_attn_batch_args *a);
 pdvm_status gpu_op_rope_kv_batch(gpu_kernels *k, const gpu_rope_kv_args *a);
 

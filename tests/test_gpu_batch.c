@@ -17,6 +17,7 @@
  * (test_gpu_e2e.c), so 1e-3 bounds two such paths with margin (measured:
  * at most 8e-5 on llvmpipe) while any real error (a wrong position, a
  * missed key, a wrong row) gives O(1).
+ * (qwen2: Q/K/V biases and NEOX RoPE; phi3: NEOX with fused QKV and up.)
  * The fallback decision: every other architecture is refused by
  * gpu_batch_supported with the feature it lacks, so it runs token by
  * token. */
@@ -176,7 +177,7 @@ static void tiny_blocks(void **state)
     with_gl("PDVM_MAX_SSBO_BYTES", "16384", long_only);
 }
 
-/* The architecture test models: Llama ones through the batched path,
+/* The architecture test models: Llama, Qwen2 and Phi-3 ones through the batched path,
  * every other one refused with its reason. */
 static void arch_models(void **state)
 {
@@ -194,7 +195,8 @@ static void arch_models(void **state)
         assert_int_equal(pdvm_model_open(path, &m), PDVM_OK);
         const char *why = NULL;
         bool ok = gpu_batch_supported(m, &why);
-        if (strcmp(a->arch, "llama") == 0) {
+        if (strcmp(a->arch, "llama") == 0 || strcmp(a->arch, "qwen2") == 0 ||
+            strcmp(a->arch, "phi3") == 0) {
             assert_true(ok);
             compare(gl, m, a->name, 7, 0);
             compare(gl, m, a->name, 40, 17);

@@ -27,6 +27,9 @@
  *   one dispatch per buffer), the cut sequence running into its second
  *   slab beside the others' first, cut back into its first and refilled
  *   into its second.
+ * - architectures: the mixed check on the qwen2 (Q/K/V biases,
+ *   NEOX RoPE) and phi3 (NEOX with LongRoPE factors, fused QKV and gate/up)
+ *   test models (tests/arch_models.c).
  * TOL = 1e-3, test_gpu_batch.c's bound: both paths keep K/V in f16 and sum
  * in f32 in different orders, so a value near an f16 rounding boundary may
  * round the other way (measured: at most ~1e-4 on llvmpipe), while a wrong
@@ -41,9 +44,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "arch_models.h"
 #include "gpu_chain_batch.h"
 #include "gpu_state.h"
+#include "quant.h"
 #include "seq_check.h"
 #include "session.h"
 #include "test_util.h"
@@ -225,10 +231,9 @@ static void feed_lanes(pdvm_session *s, lane *ln, size_t n_lanes, uint32_t n_voc
 /* Three streams of len[] tokens fed in mixed steps to a session opened
  * with env against each alone (at the driver's limits: the lone reference
  * is the same whatever limits the batched side runs at). */
-static void mixed(const char *name, const char *what, const char *env, uint32_t n_ctx,
-                  const uint32_t *len, uint64_t seed, uint32_t want_spl)
+static void mixed_on(pdvm_model *m, const char *what, const char *env, uint32_t n_ctx,
+                     const uint32_t *len, uint64_t seed, uint32_t want_spl)
 {
-    pdvm_model *m = open_model(name);
     const uint32_t n_vocab = pdvm_model_hparams(m)->n_vocab;
     seq_streams st;
     seq_streams_random(&st, N_MIX, len, n_vocab, seed);
@@ -249,6 +254,13 @@ static void mixed(const char *name, const char *what, const char *env, uint32_t 
     assert_true(r.mixed > 0 && r.rows > 0);
     pdvm_session_free(multi);
     seq_streams_free(&st);
+}
+
+static void mixed(const char *name, const char *what, const char *env, uint32_t n_ctx,
+                  const uint32_t *len, uint64_t seed, uint32_t want_spl)
+{
+    pdvm_model *m = open_model(name);
+    mixed_on(m, what, env, n_ctx, len, seed, want_spl);
     pdvm_model_close(m);
 }
 
@@ -446,6 +458,38 @@ static void truncate_split_kv(void **state)
                     len, 240, 22, 320);
 }
 
+/* ----------------------------------------------------- architectures */
+
+/* The architecture test models the batched path covers beyond Llama's:
+ * qwen2 (Q/K/V biases, NEOX RoPE, tied output) and phi3 (NEOX RoPE with
+ * LongRoPE factors, fused QKV and gate/up): mixed steps against each
+ * sequence alone on the decode chain (greedy runs of one sequence on them
+ * are test_gpu_batch.c's; eight here would take minutes of qwen2's
+ * 151,936-row output projection on llvmpipe). */
+static void architectures(void **state)
+{
+    (void)state;
+    char vocab[TEST_PATH_MAX], dir[] = "/tmp/pdvm-bseq-XXXXXX", path[TEST_PATH_MAX + 64];
+    test_model_path("vocab", vocab, sizeof vocab);
+    assert_non_null(mkdtemp(dir));
+    const char *names[] = {"qwen2", "phi3"};
+    for (size_t i = 0; i < 2; i++) {
+        const arch_spec *a = arch_spec_find(names[i]);
+        assert_non_null(a);
+        snprintf(path, sizeof path, "%s/%s.gguf", dir, a->name);
+        assert_true(arch_model_write(a, PDVM_TYPE_Q8_0, 21, false, vocab, path));
+        pdvm_model *m = NULL;
+        if (pdvm_model_open(path, &m) != PDVM_OK) fail_msg("%s: %s", path, pdvm_last_error());
+        const char *why = NULL;
+        if (!gpu_batch_supported(m, &why)) fail_msg("%s: %s", a->name, why);
+        const uint32_t len[N_MIX] = {30, 11, 24};
+        mixed_on(m, a->name, NULL, 64, len, 400 + i, 1);
+        pdvm_model_close(m);
+        unlink(path);
+    }
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -453,6 +497,7 @@ int main(void)
         cmocka_unit_test(greedy_driver_limits),
         cmocka_unit_test(greedy_minimum_limits),  cmocka_unit_test(truncate_driver_limits),
         cmocka_unit_test(truncate_minimum_limits), cmocka_unit_test(truncate_split_kv),
+        cmocka_unit_test(architectures),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
