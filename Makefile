@@ -1,6 +1,7 @@
 # pdvm build.
 #   make              build/pdvm, build/libpdvm.a, build/libpdvm.so
-#   make test         all cmocka tests (GPU ones on llvmpipe when no GPU)
+#   make test         all cmocka tests (GPU ones on llvmpipe when no GPU);
+#                     make -jN test runs N test binaries at a time (or TEST_JOBS=N)
 #   make test-cpu     the CPU-side tests only (what SANITIZE=1 runs in CI)
 #   make SANITIZE=1   ASan + UBSan build under build/san
 #   make demo         generate text from $(MODEL)
@@ -112,6 +113,17 @@ GPU_TESTS  := $(filter $(BUILD)/tests/test_gl_% $(BUILD)/tests/test_gpu_% $(BUIL
 TEST_TOOLS := $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(wildcard tests/tools/*.c))
 CPU_TESTS  := $(filter-out $(GPU_TESTS),$(TEST_BIN))
 
+# Test binaries run TEST_JOBS at a time (default: make's -j), the slowest
+# first (CPU time on llvmpipe, most first) so that parallel jobs end
+# together; tests/run_tests.sh prints each one's output whole.
+TEST_JOBS  ?= $(or $(patsubst -j%,%,$(filter -j%,$(MAKEFLAGS))),1)
+SLOW_TESTS := test_arch_gpu test_gpu_types test_gpu_batch test_gpu_batch_seq test_gpu_e2e \
+              test_gpu_matmul test_gpu_session_seq test_gpu_kernels test_gl_cli_info test_gpu_mem \
+              test_arch_cpu test_gpu_perplexity test_golden
+slow_first  = $(foreach t,$(SLOW_TESTS),$(filter %/$(t),$(1))) \
+              $(filter-out $(addprefix %/,$(SLOW_TESTS)),$(1))
+RUN_TESTS   = PDVM_TEST_JOBS=$(TEST_JOBS) tests/run_tests.sh
+
 # Objects of test binaries are intermediate in the pattern chain; keep them
 # (faster rebuilds, and no `rm` lines after the test summary).
 .SECONDARY:
@@ -207,10 +219,10 @@ test: deps
 
 # Tests that run the CLI find it through PDVM_BIN.
 test-run: all $(TEST_BIN) $(TEST_TOOLS)
-	@PDVM_BIN=$(BUILD)/pdvm tests/run_tests.sh $(TEST_BIN)
+	@PDVM_BIN=$(BUILD)/pdvm $(RUN_TESTS) $(call slow_first,$(TEST_BIN))
 
 test-cpu: check-pkgs $(BUILD)/pdvm $(CPU_TESTS)
-	@PDVM_BIN=$(BUILD)/pdvm tests/run_tests.sh $(CPU_TESTS)
+	@PDVM_BIN=$(BUILD)/pdvm $(RUN_TESTS) $(call slow_first,$(CPU_TESTS))
 
 # pdvm serve's load acceptance (issue 14): 2 minutes, 32 clients, the ASan
 # build; tests/serve_load.py says what it checks and why its ASAN_OPTIONS.
@@ -360,7 +372,7 @@ test-zink: deps-zink
 ZINK_TESTS ?= $(GPU_TESTS)
 test-zink-run: all $(ZINK_TESTS)
 	@rt=$${XDG_RUNTIME_DIR:-$$(mktemp -d)}; XDG_RUNTIME_DIR=$$rt $(ZINK_ENV) \
-	  PDVM_BIN=$(BUILD)/pdvm tests/run_tests.sh $(ZINK_TESTS)
+	  PDVM_BIN=$(BUILD)/pdvm $(RUN_TESTS) $(call slow_first,$(ZINK_TESTS))
 
 # ARM64 on an x86-64 Debian machine: Debian's multiarch arm64 libraries (the
 # same -dev packages as DEPS_DEB), the cross compiler, and qemu-user, run as
@@ -390,12 +402,22 @@ ci-arm64: deps-arm64
 EMU_ENV = PDVM_RUNNER="$$(command -v $(RUNNER))" PDVM_BIN=$(BUILD)/pdvm
 
 test-emulated: all $(TEST_BIN)
-	@$(EMU_ENV) tests/run_tests.sh $(TEST_BIN)
+	@$(EMU_ENV) $(RUN_TESTS) $(call slow_first,$(TEST_BIN))
 	@$(MAKE) --no-print-directory compare-arm64
 
+# With TEST_JOBS > 1 the CPU-side tests (one at a time) run beside the
+# comparison, which takes about as long; the tests' output comes after.
+CI_E2E_MODELS := stories260K stories260K-q4_0
 ci-emulated: all $(CPU_TESTS)
-	@$(EMU_ENV) tests/run_tests.sh $(CPU_TESTS)
-	@$(MAKE) --no-print-directory compare-arm64 E2E_MODELS="stories260K stories260K-q4_0"
+	@if [ $(TEST_JOBS) -gt 1 ]; then \
+	  log=$$(mktemp); \
+	  $(EMU_ENV) PDVM_TEST_JOBS=1 tests/run_tests.sh $(call slow_first,$(CPU_TESTS)) > $$log 2>&1 & \
+	  $(MAKE) --no-print-directory compare-arm64 E2E_MODELS="$(CI_E2E_MODELS)"; rc=$$?; \
+	  wait $$!; rt=$$?; cat $$log; rm -f $$log; [ $$rc = 0 ] && [ $$rt = 0 ]; \
+	else \
+	  $(EMU_ENV) tests/run_tests.sh $(call slow_first,$(CPU_TESTS)) && \
+	  $(MAKE) --no-print-directory compare-arm64 E2E_MODELS="$(CI_E2E_MODELS)"; \
+	fi
 
 # `pdvm run` greedy on the stories260K files, at the driver's limits and at
 # PDVM_LIMITS=minimum: the emulated build's text must equal the native one's.

@@ -12,7 +12,13 @@
 
 #include "error.h"
 #include "quant.h"
+#include "ref_matvec.h"
 #include "rope.h"
+
+/* The weight matrices are decoded to f32 once per state when that takes
+ * at most this much memory (every golden and stories model of the tests;
+ * a real model on the CPU backend keeps decoding rows per token instead). */
+#define REF_DECODE_MAX_BYTES ((size_t)256 << 20)
 
 /* ---------------------------------------------------------------- kernels */
 
@@ -22,13 +28,6 @@ void pdvm_ref_rmsnorm(float *out, const float *x, const float *w, uint32_t n, fl
     for (uint32_t i = 0; i < n; i++) sum += (double)(x[i] * x[i]);
     float scale = 1.0f / sqrtf((float)(sum / n) + eps);
     for (uint32_t i = 0; i < n; i++) out[i] = x[i] * scale * (w ? w[i] : 1.0f);
-}
-
-void pdvm_ref_matvec(const pdvm_tensor *w, const float *x, float *y)
-{
-    const uint8_t *row = w->data;
-    for (int64_t r = 0; r < w->ne[1]; r++, row += w->row_bytes)
-        y[r] = pdvm_dot_row(w->type, row, x, w->ne[0]);
 }
 
 void pdvm_ref_rope(float *v, uint32_t n_head, uint32_t head_dim, uint32_t n_rot, uint32_t pos,
@@ -107,6 +106,8 @@ struct pdvm_ref_state {
     uint32_t seq;        /* the sequence whose cache the pass in progress uses */
     bool kv_f16;
     float *vecs;         /* every 1-D layer tensor decoded: [n_layer][PDVM_LT_COUNT][wide] */
+    float **mats;        /* 2-D weights decoded once, [n_layer * PDVM_LT_COUNT + 1] (the
+                            last: output), or NULL (see decode_matrices) */
     size_t vec_stride;
     float *out_norm;     /* output_norm */
     float *factors;      /* RoPE frequency factors, n_rot / 2 */
@@ -167,6 +168,54 @@ static void decode_vectors(pdvm_ref_state *s)
     pdvm_dequant_row(m->output_norm.type, m->output_norm.data, s->out_norm, m->hp.n_embd);
 }
 
+static size_t n_mats(const pdvm_model *m) { return (size_t)m->hp.n_layer * PDVM_LT_COUNT + 1; }
+
+/* The tensor the forward pass multiplies by, at index i of mats (NULL for
+ * the slots of vectors and absent tensors). */
+static const pdvm_tensor *mat_at(const pdvm_model *m, size_t i)
+{
+    if (i == n_mats(m) - 1) return &m->output;
+    switch (i % PDVM_LT_COUNT) {
+    case PDVM_LT_ATTN_Q: case PDVM_LT_ATTN_K: case PDVM_LT_ATTN_V: case PDVM_LT_ATTN_OUTPUT:
+    case PDVM_LT_FFN_GATE: case PDVM_LT_FFN_UP: case PDVM_LT_FFN_DOWN: break;
+    default: return NULL;
+    }
+    const pdvm_tensor *t = &m->layers[i / PDVM_LT_COUNT].t[i % PDVM_LT_COUNT];
+    return pdvm_tensor_present(t) ? t : NULL;
+}
+
+static void free_matrices(pdvm_ref_state *s)
+{
+    if (!s->mats) return;
+    for (size_t i = 0; i < n_mats(s->m); i++) free(s->mats[i]);
+    free(s->mats);
+    s->mats = NULL;
+}
+
+/* Every weight matrix as f32 when they fit REF_DECODE_MAX_BYTES: each
+ * token's products then skip the block decoding (the sums are the same,
+ * ref_matvec.h). Out of memory here only means decoding per token. */
+static void decode_matrices(pdvm_ref_state *s)
+{
+    size_t bytes = 0;
+    for (size_t i = 0; i < n_mats(s->m); i++)
+        if (mat_at(s->m, i)) bytes += pdvm_ref_decoded_bytes(mat_at(s->m, i));
+    if (bytes > REF_DECODE_MAX_BYTES) return;
+    s->mats = calloc(n_mats(s->m), sizeof *s->mats);
+    for (size_t i = 0; s->mats && i < n_mats(s->m); i++)
+        if (mat_at(s->m, i) && !(s->mats[i] = pdvm_ref_decode(mat_at(s->m, i))))
+            free_matrices(s);
+}
+
+/* y = W x for layer l's slot (or the output matrix when l is n_layer). */
+static void matvec(const pdvm_ref_state *s, uint32_t l, int slot, const float *x, float *y)
+{
+    size_t i = l == s->m->hp.n_layer ? n_mats(s->m) - 1 : (size_t)l * PDVM_LT_COUNT + slot;
+    const pdvm_tensor *w = mat_at(s->m, i);
+    if (s->mats && s->mats[i]) pdvm_ref_matvec_decoded(w, s->mats[i], x, y);
+    else pdvm_ref_matvec(w, x, y);
+}
+
 static pdvm_status alloc_buffers(pdvm_ref_state *s)
 {
     const pdvm_hparams *hp = &s->m->hp;
@@ -221,6 +270,7 @@ pdvm_status pdvm_ref_create_seq(const pdvm_model *m, uint32_t n_ctx, uint32_t n_
         return st;
     }
     decode_vectors(s);
+    decode_matrices(s);
     *out = s;
     return PDVM_OK;
 }
@@ -228,6 +278,7 @@ pdvm_status pdvm_ref_create_seq(const pdvm_model *m, uint32_t n_ctx, uint32_t n_
 void pdvm_ref_free(pdvm_ref_state *s)
 {
     if (!s) return;
+    free_matrices(s);
     float *bufs[] = {s->vecs, s->out_norm, s->factors, s->cs, s->k_cache, s->v_cache, s->x,
                      s->xb, s->xb2, s->q, s->att, s->hb, s->hb2};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
@@ -275,11 +326,10 @@ static float round_f16(float x) { return pdvm_f16_to_f32(pdvm_f32_to_f16(x)); }
 static void qkv(pdvm_ref_state *s, uint32_t l, uint32_t pos)
 {
     const pdvm_hparams *hp = &s->m->hp;
-    const pdvm_layer *L = &s->m->layers[l];
     float *k_pos = cache_at(s, false, l, pos), *v_pos = cache_at(s, true, l, pos);
-    pdvm_ref_matvec(&L->attn_q, s->xb, s->q);
-    pdvm_ref_matvec(&L->attn_k, s->xb, k_pos);
-    pdvm_ref_matvec(&L->attn_v, s->xb, v_pos);
+    matvec(s, l, PDVM_LT_ATTN_Q, s->xb, s->q);
+    matvec(s, l, PDVM_LT_ATTN_K, s->xb, k_pos);
+    matvec(s, l, PDVM_LT_ATTN_V, s->xb, v_pos);
     add_bias(s->q, layer_vec(s, l, PDVM_LT_ATTN_Q_B), s->q_dim);
     add_bias(k_pos, layer_vec(s, l, PDVM_LT_ATTN_K_B), s->kv_dim);
     add_bias(v_pos, layer_vec(s, l, PDVM_LT_ATTN_V_B), s->kv_dim);
@@ -309,7 +359,6 @@ static void attention_block(pdvm_ref_state *s, uint32_t l, uint32_t pos)
 {
     const pdvm_hparams *hp = &s->m->hp;
     const pdvm_arch_params *ap = &s->m->ap;
-    const pdvm_layer *L = &s->m->layers[l];
     pdvm_ref_rmsnorm(s->xb, s->x, layer_vec(s, l, PDVM_LT_ATTN_NORM), hp->n_embd, hp->rms_eps);
     qkv(s, l, pos);
     uint32_t first = hp->n_swa && ap->swa[l] && pos + 1 > hp->n_swa ? pos + 1 - hp->n_swa : 0;
@@ -322,7 +371,7 @@ static void attention_block(pdvm_ref_state *s, uint32_t l, uint32_t pos)
                                hp->head_dim, s->kv_dim, ap->attn_scale, ap->attn_softcap,
                                s->att + (size_t)h * hp->head_dim);
     }
-    pdvm_ref_matvec(&L->attn_output, s->att, s->xb2);
+    matvec(s, l, PDVM_LT_ATTN_OUTPUT, s->att, s->xb2);
     post_norm(s->xb2, layer_vec(s, l, PDVM_LT_ATTN_POST_NORM), hp);
     add_into(s->x, s->xb2, hp->n_embd);
 }
@@ -331,12 +380,11 @@ static void attention_block(pdvm_ref_state *s, uint32_t l, uint32_t pos)
 static void ffn_block(pdvm_ref_state *s, uint32_t l)
 {
     const pdvm_hparams *hp = &s->m->hp;
-    const pdvm_layer *L = &s->m->layers[l];
     pdvm_ref_rmsnorm(s->xb, s->x, layer_vec(s, l, PDVM_LT_FFN_NORM), hp->n_embd, hp->rms_eps);
-    pdvm_ref_matvec(&L->ffn_gate, s->xb, s->hb);
-    pdvm_ref_matvec(&L->ffn_up, s->xb, s->hb2);
+    matvec(s, l, PDVM_LT_FFN_GATE, s->xb, s->hb);
+    matvec(s, l, PDVM_LT_FFN_UP, s->xb, s->hb2);
     pdvm_ref_glu(s->m->ap.act, s->hb, s->hb2, s->hb, hp->n_ff);
-    pdvm_ref_matvec(&L->ffn_down, s->hb, s->xb2);
+    matvec(s, l, PDVM_LT_FFN_DOWN, s->hb, s->xb2);
     post_norm(s->xb2, layer_vec(s, l, PDVM_LT_FFN_POST_NORM), hp);
     add_into(s->x, s->xb2, hp->n_embd);
 }
@@ -355,7 +403,7 @@ static void output(pdvm_ref_state *s, float *logits)
 {
     const pdvm_model *m = s->m;
     pdvm_ref_rmsnorm(s->xb, s->x, s->out_norm, m->hp.n_embd, m->hp.rms_eps);
-    pdvm_ref_matvec(&m->output, s->xb, logits);
+    matvec(s, m->hp.n_layer, 0, s->xb, logits);
     float cap = m->ap.final_softcap;
     if (cap > 0.0f)
         for (uint32_t i = 0; i < m->hp.n_vocab; i++) logits[i] = tanhf(logits[i] / cap) * cap;

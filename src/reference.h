@@ -1,6 +1,8 @@
 /* The float32 reference forward pass for every bound architecture: plain
- * C, the oracle every GPU kernel is tested against. Weights are decoded
- * from their block format on the fly (pdvm_dot_row), never copied to f32.
+ * C, the oracle every GPU kernel is tested against. Every product row is
+ * pdvm_dot_row's serial f32 sum over the decoded weights (ref_matvec.h);
+ * a state decodes a small model's matrices to f32 once, a large one's
+ * rows on every token.
  * Numerics: RMSNorm (Zhang & Sennrich 2019), RoPE (Su et al. 2021) with
  * linear/LongRoPE frequency scaling, SwiGLU (Shazeer 2020) and GeGLU with
  * tanh-approximated GELU (Hendrycks & Gimpel 2016), scaled dot-product
@@ -20,7 +22,7 @@
  * out may alias x. */
 void pdvm_ref_rmsnorm(float *out, const float *x, const float *w, uint32_t n, float eps);
 
-/* y[ne[1]] = W x, x has ne[0] elements. */
+/* y[ne[1]] = W x, x has ne[0] elements: y[r] = pdvm_dot_row(row r, x). */
 void pdvm_ref_matvec(const pdvm_tensor *w, const float *x, float *y);
 
 /* Rotate the first n_rot dims (<= 1024) of each of n_head vectors of

@@ -68,9 +68,15 @@ void srv_start_until(srv_proc *p, const char *const *args, const char *line)
 {
     int fds[2];
     assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
-    const char *argv[64] = {bin(), "serve", "--port", "0"};
+    /* Through $PDVM_RUNNER when set (an emulator, for a cross build). */
+    const char *argv[64], *runner = getenv("PDVM_RUNNER");
+    size_t n = 0;
+    if (runner && *runner) argv[n++] = runner;
+    argv[n++] = bin();
+    argv[n++] = "serve";
+    argv[n++] = "--port";
+    argv[n++] = "0";
     pid_t self = getpid();
-    size_t n = 4;
     for (size_t i = 0; args[i] && n + 1 < 64; i++) argv[n++] = args[i];
     argv[n] = NULL;
     pid_t pid = fork();
