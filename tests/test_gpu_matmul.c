@@ -6,7 +6,8 @@
  * its blocks random (tests/rand_weights.h); batches of 1, 7, 64, 511, 512
  * and 513 tokens (narrow tile, partial tiles, exactly whole tiles, one
  * over); row counts not multiples of any tile; the fused ends (RMSNorm in,
- * residual add, SwiGLU of two types, token map for the logits rows).
+ * residual add, SwiGLU of two types, token map for the logits rows); the
+ * register tile's variants (two token groups, split staging) by tile.
  * Tolerance: relative error 1e-5; the kernel and the reference both sum
  * in f32, in different orders, over at most a few hundred terms.
  * Everything runs at the driver's limits, then under PDVM_LIMITS=minimum
@@ -238,6 +239,33 @@ static void mapped_rows(void **state)
     for (size_t j = 0; j < sizeof cases / sizeof cases[0]; j++) run_case(f, &cases[j]);
 }
 
+/* The register tile's variants whichever tile the driver's limits pick:
+ * two token groups an invocation (NJ 2) with the inputs staged by the
+ * invocations the weight decode leaves free (128 x 64 rows by 128 tokens in
+ * 128 invocations, the H200's default shape of tile), and one group without
+ * that split (64 x 32 in 64), on every fused end. */
+static void tile_variants(void **state)
+{
+    fixture *f = *state;
+    static const char *const tiles[] = {"128,64,128", "64,64,32"};
+    const mm_case cases[] = {
+        {PDVM_TYPE_Q4_0, 0, 288, 131, 150, GPU_IN_NORM, GPU_OUT_STORE, false},
+        {PDVM_TYPE_Q4_K, PDVM_TYPE_Q8_0, 512, 70, 130, GPU_IN_NORM, GPU_OUT_SWIGLU, false},
+        {PDVM_TYPE_F16, 0, 172, 77, 129, GPU_IN_PLAIN, GPU_OUT_ADD, false},
+        {PDVM_TYPE_Q8_0, 0, 288, 131, 40, GPU_IN_NORM, GPU_OUT_STORE, true},
+    };
+    for (size_t i = 0; i < sizeof tiles / sizeof tiles[0]; i++) {
+        setenv("PDVM_MM_TILE", tiles[i], 1);
+        gpu_mm_tile t;
+        if (gpu_mm_tile_for(&f->k, 100, &t) != PDVM_OK) {
+            unsetenv("PDVM_MM_TILE"); /* not within these limits (the minimums) */
+            continue;
+        }
+        for (size_t j = 0; j < sizeof cases / sizeof cases[0]; j++) run_case(f, &cases[j]);
+    }
+    unsetenv("PDVM_MM_TILE");
+}
+
 /* A malformed PDVM_MM_TILE is a clear error, not a dispatch. */
 static void bad_tile_env(void **state)
 {
@@ -263,6 +291,7 @@ int main(void)
         cmocka_unit_test(every_type),
         cmocka_unit_test(ragged_batches),
         cmocka_unit_test(mapped_rows),
+        cmocka_unit_test(tile_variants),
         cmocka_unit_test(bad_tile_env),
     };
     int failed = cmocka_run_group_tests_name("driver limits", tests, setup, teardown);
