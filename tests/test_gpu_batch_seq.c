@@ -228,6 +228,17 @@ static void feed_lanes(pdvm_session *s, lane *ln, size_t n_lanes, uint32_t n_voc
     free(b);
 }
 
+/* N_MIX random streams of len[] tokens and what each gives alone, token by
+ * token in a one-sequence session: the reference every test compares to. */
+static void streams_alone(pdvm_model *m, uint32_t n_ctx, const uint32_t *len, uint32_t n_vocab,
+                          uint64_t seed, seq_streams *st)
+{
+    seq_streams_random(st, N_MIX, len, n_vocab, seed);
+    pdvm_session *single = session(m, n_ctx, 1, false, NULL);
+    seq_streams_expect(st, single);
+    pdvm_session_free(single);
+}
+
 /* Three streams of len[] tokens fed in mixed steps to a session opened
  * with env against each alone (at the driver's limits: the lone reference
  * is the same whatever limits the batched side runs at). */
@@ -236,10 +247,7 @@ static void mixed_on(pdvm_model *m, const char *what, const char *env, uint32_t 
 {
     const uint32_t n_vocab = pdvm_model_hparams(m)->n_vocab;
     seq_streams st;
-    seq_streams_random(&st, N_MIX, len, n_vocab, seed);
-    pdvm_session *single = session(m, n_ctx, 1, false, NULL);
-    seq_streams_expect(&st, single);
-    pdvm_session_free(single);
+    streams_alone(m, n_ctx, len, n_vocab, seed, &st);
     pdvm_session *multi = session(m, n_ctx, N_MIX, true, env);
     lane ln[N_MIX];
     for (uint32_t q = 0; q < N_MIX; q++)
@@ -400,10 +408,7 @@ static void truncate_refill(const char *name, const char *what, const char *env,
     pdvm_model *m = open_model(name);
     const uint32_t n_vocab = pdvm_model_hparams(m)->n_vocab;
     seq_streams st;
-    seq_streams_random(&st, N_MIX, len, n_vocab, seed);
-    pdvm_session *single = session(m, n_ctx, 1, false, NULL);
-    seq_streams_expect(&st, single);
-    pdvm_session_free(single);
+    streams_alone(m, n_ctx, len, n_vocab, seed, &st);
     int32_t *px = malloc((keep + n_x) * sizeof *px);
     assert_non_null(px);
     memcpy(px, st.tok[1], keep * sizeof *px);
