@@ -75,19 +75,12 @@ pdvm_status gpu_mm_tile_for(const gpu_kernels *k, uint32_t n_tok, gpu_mm_tile *o
         {128, 64, 64, 0, 0},   {64, 64, 32, 0, 0},   {32, 32, 32, 0, 0},
         {16, 32, 16, 0, 0},
     };
-    static const gpu_mm_tile narrow[] = {
-        {64, 128, 16, 0, 0}, {32, 64, 16, 0, 0}, {16, 32, 16, 0, 0},
-    };
-    bool small = n_tok <= GPU_MM_SMALL_BATCH;
-    if (!small) {
-        bool set;
-        PDVM_TRY(mm_tile_env(l, out, &set));
-        if (set) return PDVM_OK;
-    }
-    const gpu_mm_tile *list = small ? narrow : wide;
-    size_t n = small ? N_NAMES(narrow) : N_NAMES(wide);
-    for (size_t i = 0; i < n; i++) {
-        gpu_mm_tile t = list[i];
+    (void)n_tok; /* fewer than GPU_MM_SMALL_BATCH go to matmul_few.comp */
+    bool set;
+    PDVM_TRY(mm_tile_env(l, out, &set));
+    if (set) return PDVM_OK;
+    for (size_t i = 0; i < N_NAMES(wide); i++) {
+        gpu_mm_tile t = wide[i];
         if (mm_tile_ok(l, &t)) {
             *out = t;
             return PDVM_OK;
@@ -108,47 +101,162 @@ static pdvm_status seg_for(uint32_t type, const char **name)
     return PDVM_OK;
 }
 
-pdvm_status gpu_plan_matmul(gpu_kernels *k, const gpu_mm_args *a, gpu_step *st)
+/* The defines both mat-mat kernels share. */
+static pdvm_status mm_common_defines(const gpu_mm_args *a, gpu_defs *d)
 {
     const char *seg_a, *seg_b = NULL;
     PDVM_TRY(seg_for(a->type_a, &seg_a));
     bool glu = a->out_mode == GPU_OUT_SWIGLU;
     if (glu) PDVM_TRY(seg_for(a->type_b, &seg_b));
-    gpu_mm_tile t;
-    PDVM_TRY(gpu_mm_tile_for(k, a->n_tok, &t));
-    gpu_defs d;
-    gpu_defs_init(&d);
-    gpu_defs_int(&d, "WG_SIZE", t.wg);
-    gpu_defs_int(&d, "BM", t.bm);
-    gpu_defs_int(&d, "BN", t.bn);
-    gpu_defs_int(&d, "NJ", t.nj);
-    gpu_defs_int(&d, "KT", t.kt);
-    gpu_defs_int(&d, "N_IN", a->n_in);
-    gpu_defs_int(&d, "IN_MODE", a->in_mode == GPU_IN_NORM);
-    gpu_defs_int(&d, "OUT_MODE", a->out_mode);
-    gpu_defs_int(&d, "MAP_ROWS", a->map != GPU_MM_NO_MAP);
-    gpu_defs_str(&d, "SEG_A", seg_a);
-    gpu_defs_int(&d, "RB_A", (long long)a->rb_a);
+    gpu_defs_init(d);
+    gpu_defs_int(d, "N_IN", a->n_in);
+    gpu_defs_int(d, "IN_MODE", a->in_mode == GPU_IN_NORM);
+    gpu_defs_int(d, "OUT_MODE", a->out_mode);
+    gpu_defs_int(d, "MAP_ROWS", a->map != GPU_MM_NO_MAP);
+    gpu_defs_str(d, "SEG_A", seg_a);
+    gpu_defs_int(d, "RB_A", (long long)a->rb_a);
     if (glu) {
-        gpu_defs_str(&d, "SEG_B", seg_b);
-        gpu_defs_int(&d, "RB_B", (long long)a->rb_b);
+        gpu_defs_str(d, "SEG_B", seg_b);
+        gpu_defs_int(d, "RB_B", (long long)a->rb_b);
     }
-    if (a->in_mode == GPU_IN_NORM) gpu_defs_float(&d, "EPS", a->eps);
-    static const char *const label[2][3] = {
-        {"matmul", "matmul+add", "matmul+swiglu"},
-        {"norm+matmul", "norm+matmul+add", "norm+matmul+swiglu"},
-    };
-    gpu_prog *p;
-    PDVM_TRY(gpu_prog_get(k, "matmul", label[a->in_mode == GPU_IN_NORM][a->out_mode % 3], &d,
-                          mm_uniforms, N_NAMES(mm_uniforms), &p));
-    uint32_t tile_rows = glu ? t.bm / 2 : t.bm;
-    step_init(st, p, ceil_div(a->n_rows, tile_rows), ceil_div(a->n_tok, t.bn));
+    if (a->in_mode == GPU_IN_NORM) gpu_defs_float(d, "EPS", a->eps);
+    return PDVM_OK;
+}
+
+/* The program of shader (matmul or matmul_few) with defines d, its
+ * dispatches named after the fused ends, e.g. "norm+matmul+swiglu". */
+static pdvm_status mm_prog(gpu_kernels *k, const char *shader, const gpu_mm_args *a,
+                           const gpu_defs *d, gpu_prog **p)
+{
+    static const char *const out[3] = {"", "+add", "+swiglu"};
+    char label[40];
+    snprintf(label, sizeof label, "%s%s%s", a->in_mode == GPU_IN_NORM ? "norm+" : "", shader,
+             out[a->out_mode % 3]);
+    return gpu_prog_get(k, shader, label, d, mm_uniforms, N_NAMES(mm_uniforms), p);
+}
+
+static void mm_bind(const gpu_mm_args *a, gpu_step *st)
+{
     st->buf[B_ACT] = a->act;
     st->buf[B_W] = a->w;
     const uint32_t v[] = {a->x, a->x_stride, a->map == GPU_MM_NO_MAP ? 0 : a->map, a->y,
                           a->y_stride, (uint32_t)(a->norm_byte / 4), (uint32_t)a->a_byte,
                           (uint32_t)a->b_byte, a->n_rows, a->row0, a->n_tok};
     memcpy(st->val, v, sizeof v);
+}
+
+/* ------------------------------------------------------- matmul_few */
+
+/* Shared bytes of matmul_few.comp's layout f (x_tile_seg 0: inputs not
+ * staged): the staged inputs, the row sums' reduction tree and the norm's
+ * (without subgroups), and room for what the compiler adds. */
+static int64_t few_shared(const gpu_mm_few *f, bool sub)
+{
+    int64_t tree = sub ? 0 : (int64_t)(3 * f->nt) * f->wg * 4 + (int64_t)f->wg * 4;
+    return (int64_t)f->nt * 128 * f->x_tile_seg + tree + 256;
+}
+
+pdvm_status gpu_mm_few_for(const gpu_kernels *k, uint32_t n_tok, uint32_t n_rows, uint32_t n_in,
+                           gpu_mm_few *out)
+{
+    const pdvm_gl_limits *l = k->lim;
+    gpu_mm_few f = {.nt = GPU_MM_FEW_NT, .nr = 2, .x_shared = true};
+    while (f.nt / 2 >= n_tok && f.nt > 1) f.nt /= 2;
+    const char *v = getenv("PDVM_MM_FEW");
+    unsigned wg = 0, nr, xs;
+    char tail;
+    if (v && *v) {
+        if (sscanf(v, "%u,%u,%u%c", &wg, &nr, &xs, &tail) != 3 || wg < 32 || (nr != 1 && nr != 2) ||
+            xs > 1)
+            return pdvm_fail(PDVM_ERR_INVALID_ARG, "PDVM_MM_FEW '%s': expected WG,NR,XSHARED "
+                                                   "(WG >= 32, NR 1 or 2, XSHARED 0 or 1)", v);
+        f.nr = nr;
+        f.x_shared = xs;
+    }
+    bool sub_ok = l->subgroup && l->subgroup_size;
+    uint32_t lanes_guess = sub_ok ? l->subgroup_size : 16;
+    if (!wg) {
+        /* Wide workgroups: more rows share each staged tile of inputs. On
+         * the H200, q4_0, 8 tokens (`pdvm bench --kernel matmul -p 8`,
+         * PDVM_MM_FEW): 14336 x 4096 110 us at 512 invocations, 129 at
+         * 256, 224 at 128; 4096 x 14336 92, 131, 296 (only 128
+         * workgroups at 512, yet the fastest); 1024 leaves 64 registers an
+         * invocation. Narrower only where the rows leave fewer than 64
+         * workgroups. */
+        wg = 512;
+        while (wg > 128 && ceil_div(n_rows, wg / lanes_guess * f.nr) < 64) wg /= 2;
+    }
+    f.wg = gpu_pow2_ceil(wg) == wg ? wg : gpu_pow2_ceil(wg) / 2; /* reduce.glsl's tree */
+    while (f.wg > (uint32_t)l->max_invocations || f.wg > (uint32_t)l->max_wg_size[0]) f.wg /= 2;
+    uint32_t n_seg = ceil_div(n_in, 32);
+    for (;; f.wg /= 2) {
+        /* Lanes per row without subgroups as for the mat-vec (at least 4
+         * segments a lane: few barrier steps in the reduction). */
+        uint32_t tpr = 1;
+        while (tpr * 2 * 4 <= gpu_pow2_ceil(n_seg) && tpr * 2 <= f.wg) tpr *= 2;
+        f.tpr_shared = tpr;
+        bool sub = sub_ok && f.wg % l->subgroup_size == 0;
+        uint32_t lanes = sub ? l->subgroup_size : tpr;
+        f.x_tile_seg = 0;
+        int64_t left = l->max_shared_bytes - few_shared(&f, sub);
+        /* Whole tiles of lanes (each lane the same share of a tile). */
+        int64_t fit = left > 0 ? left / (f.nt * 128) / lanes * lanes : 0;
+        bool staged = (v && *v ? f.x_shared : true) && fit >= lanes;
+        f.x_shared = staged;
+        f.x_tile_seg = staged ? (fit >= n_seg ? n_seg : (uint32_t)fit) : n_seg;
+        f.rows_wg = f.wg / lanes * f.nr;
+        if (left >= 0) break;
+        if (f.wg <= 32)
+            return pdvm_fail(PDVM_ERR_GPU, "GPU backend: the few-token mat-mat kernel does not "
+                                           "fit %d bytes of shared memory", l->max_shared_bytes);
+    }
+    *out = f;
+    return PDVM_OK;
+}
+
+static pdvm_status plan_few(gpu_kernels *k, const gpu_mm_args *a, gpu_step *st)
+{
+    gpu_mm_few f;
+    PDVM_TRY(gpu_mm_few_for(k, a->n_tok, a->n_rows, a->n_in, &f));
+    bool glu = a->out_mode == GPU_OUT_SWIGLU;
+    gpu_defs d;
+    PDVM_TRY(mm_common_defines(a, &d));
+    gpu_defs_int(&d, "WG_SIZE", f.wg);
+    gpu_defs_int(&d, "TPR_SHARED", f.tpr_shared);
+    gpu_defs_int(&d, "NT", f.nt);
+    gpu_defs_int(&d, "NR", f.nr);
+    gpu_defs_int(&d, "X_SHARED", f.x_shared);
+    gpu_defs_int(&d, "X_TILE_SEG", f.x_tile_seg);
+    gpu_defs_int(&d, "X4", a->x % 4 == 0 && a->x_stride % 4 == 0);
+    gpu_prog *p;
+    PDVM_TRY(mm_prog(k, "matmul_few", a, &d, &p));
+    uint32_t rows_wg = glu ? f.rows_wg / f.nr : f.rows_wg;
+    step_init(st, p, ceil_div(a->n_rows, rows_wg) * ceil_div(a->n_tok, f.nt), 1);
+    st->fold = true;
+    mm_bind(a, st);
+    return PDVM_OK;
+}
+
+/* ---------------------------------------------------- matmul (tiles) */
+
+pdvm_status gpu_plan_matmul(gpu_kernels *k, const gpu_mm_args *a, gpu_step *st)
+{
+    if (a->n_tok <= GPU_MM_SMALL_BATCH) return plan_few(k, a, st);
+    bool glu = a->out_mode == GPU_OUT_SWIGLU;
+    gpu_mm_tile t;
+    PDVM_TRY(gpu_mm_tile_for(k, a->n_tok, &t));
+    gpu_defs d;
+    PDVM_TRY(mm_common_defines(a, &d));
+    gpu_defs_int(&d, "WG_SIZE", t.wg);
+    gpu_defs_int(&d, "BM", t.bm);
+    gpu_defs_int(&d, "BN", t.bn);
+    gpu_defs_int(&d, "NJ", t.nj);
+    gpu_defs_int(&d, "KT", t.kt);
+    gpu_prog *p;
+    PDVM_TRY(mm_prog(k, "matmul", a, &d, &p));
+    uint32_t tile_rows = glu ? t.bm / 2 : t.bm;
+    step_init(st, p, ceil_div(a->n_rows, tile_rows), ceil_div(a->n_tok, t.bn));
+    mm_bind(a, st);
     return PDVM_OK;
 }
 

@@ -24,8 +24,8 @@ typedef struct gpu_mm_tile {
     uint32_t wg, bm, bn, nj, kt;
 } gpu_mm_tile;
 
-/* Batches of at most this many tokens get a narrow tile (bn 16): a
- * server's few decode tokens must not pay for 128. */
+/* Batches of at most this many tokens go to matmul_few.comp (a server's
+ * few decode tokens must not pay for a tile of 128). */
 enum { GPU_MM_SMALL_BATCH = 16 };
 
 /* The tile for batches of n_tok tokens on k's device: the widest that
@@ -34,6 +34,29 @@ enum { GPU_MM_SMALL_BATCH = 16 };
  * wide one, for tuning on a new device (`pdvm bench -p 512`).
  * Errors: PDVM_ERR_INVALID_ARG (malformed or not within the limits). */
 pdvm_status gpu_mm_tile_for(const gpu_kernels *k, uint32_t n_tok, gpu_mm_tile *out);
+
+/* matmul_few.comp, for batches of at most GPU_MM_SMALL_BATCH tokens: a
+ * workgroup of wg invocations, row groups of a subgroup (or tpr_shared
+ * lanes) each taking nr rows of W for nt tokens; rows_wg rows a workgroup;
+ * the inputs staged in shared memory x_tile_seg segments at a time when
+ * x_shared. */
+typedef struct gpu_mm_few {
+    uint32_t wg, tpr_shared, nt, nr, rows_wg, x_tile_seg;
+    bool x_shared;
+} gpu_mm_few;
+
+/* Tokens a workgroup of matmul_few.comp takes at most (registers: nr x nt
+ * sums a lane). */
+enum { GPU_MM_FEW_NT = 8 };
+
+/* The layout for n_tok tokens through n_rows rows of n_in elements on k's
+ * device: nt the smallest power of two >= n_tok up to GPU_MM_FEW_NT, the
+ * workgroup as wide as the rows allow, halved until it fits the shared
+ * memory. PDVM_MM_FEW=WG,NR,XSHARED overrides the rest, for tuning.
+ * Errors: PDVM_ERR_INVALID_ARG (malformed override), PDVM_ERR_GPU (does
+ * not fit the shared memory). */
+pdvm_status gpu_mm_few_for(const gpu_kernels *k, uint32_t n_tok, uint32_t n_rows, uint32_t n_in,
+                           gpu_mm_few *out);
 
 enum { GPU_MM_NO_MAP = UINT32_MAX };
 

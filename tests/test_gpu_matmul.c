@@ -1,4 +1,4 @@
-/* The batched (prefill) mat-mat kernel, matmul.comp, against the CPU
+/* The batched (prefill) mat-mat kernels, matmul.comp and matmul_few.comp, against the CPU
  * reference mat-vec applied token by token, on fresh random inputs with
  * the outputs poisoned with NaN first (an element the kernel fails to
  * write fails the comparison, and the guards after the outputs must stay
@@ -7,7 +7,8 @@
  * and 513 tokens (narrow tile, partial tiles, exactly whole tiles, one
  * over); row counts not multiples of any tile; the fused ends (RMSNorm in,
  * residual add, SwiGLU of two types, token map for the logits rows); the
- * register tile's variants (two token groups, split staging) by tile.
+ * register tile's variants (two token groups, split staging) by tile;
+ * matmul_few.comp, which takes batches of up to 16 tokens, in each layout.
  * Tolerance: relative error 1e-5; the kernel and the reference both sum
  * in f32, in different orders, over at most a few hundred terms.
  * Everything runs at the driver's limits, then under PDVM_LIMITS=minimum
@@ -41,6 +42,9 @@ static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
     if (!f) return -1;
+    /* A failed test may have left its override set. */
+    unsetenv("PDVM_MM_TILE");
+    unsetenv("PDVM_MM_FEW");
     f->gl = test_gl_open();
     if (gpu_kernels_init(&f->k, f->gl) != PDVM_OK) return -1;
     *state = f;
@@ -266,6 +270,45 @@ static void tile_variants(void **state)
     unsetenv("PDVM_MM_TILE");
 }
 
+/* matmul_few.comp (batches up to GPU_MM_SMALL_BATCH tokens) on every type
+ * and fused end, in its layouts (the default, then WG,NR,XSHARED,RI): the
+ * inputs staged in shared memory or read from act, one or two rows a lane
+ * group, one token group
+ * or two (13 tokens), rows of 4-aligned inputs (8 tokens: the input rows
+ * start on a multiple of 4 floats) and not (13), the logits' token map. */
+static void few_tokens(void **state)
+{
+    fixture *f = *state;
+    static const char *const layouts[] = {"", "64,1,0", "256,2,1"};
+    for (size_t l = 0; l < sizeof layouts / sizeof layouts[0]; l++) {
+        setenv("PDVM_MM_FEW", layouts[l], 1);
+        gpu_mm_few fw;
+        assert_int_equal(gpu_mm_few_for(&f->k, 8, 45, 512, &fw), PDVM_OK);
+        assert_int_equal(fw.nt, 8);
+        for (size_t i = 0; gpu_type_at(i); i++) {
+            uint32_t t = gpu_type_at(i)->type, n_in = n_in_for(t);
+            /* Every type in the first layout; a plain, a 32-block and a
+             * K-quant type in the others (llvmpipe's compile time). */
+            if (l > 0 && t != PDVM_TYPE_F32 && t != PDVM_TYPE_Q4_0 && t != PDVM_TYPE_Q6_K) continue;
+            const gpu_type *next = gpu_type_at(i + 1) ? gpu_type_at(i + 1) : gpu_type_at(0);
+            uint32_t tb = n_in_for(next->type) == n_in ? next->type : t;
+            const mm_case cases[] = {
+                {t, 0, n_in, 45, 8, GPU_IN_NORM, GPU_OUT_ADD, false},
+                {t, tb, n_in, 37, 13, GPU_IN_NORM, GPU_OUT_SWIGLU, false},
+                {t, 0, n_in, 21, 2, GPU_IN_PLAIN, GPU_OUT_STORE, l == 0},
+            };
+            for (size_t j = 0; j < sizeof cases / sizeof cases[0]; j++) run_case(f, &cases[j]);
+        }
+    }
+    setenv("PDVM_MM_FEW", "128,3,1", 1); /* NR 3 does not exist */
+    gpu_mm_few fw;
+    assert_int_equal(gpu_mm_few_for(&f->k, 8, 45, 512, &fw), PDVM_ERR_INVALID_ARG);
+    assert_non_null(strstr(pdvm_last_error(), "PDVM_MM_FEW"));
+    unsetenv("PDVM_MM_FEW");
+    assert_int_equal(gpu_mm_few_for(&f->k, 3, 45, 512, &fw), PDVM_OK);
+    assert_int_equal(fw.nt, 4);
+}
+
 /* A malformed PDVM_MM_TILE is a clear error, not a dispatch. */
 static void bad_tile_env(void **state)
 {
@@ -292,6 +335,7 @@ int main(void)
         cmocka_unit_test(ragged_batches),
         cmocka_unit_test(mapped_rows),
         cmocka_unit_test(tile_variants),
+        cmocka_unit_test(few_tokens),
         cmocka_unit_test(bad_tile_env),
     };
     int failed = cmocka_run_group_tests_name("driver limits", tests, setup, teardown);
