@@ -15,6 +15,7 @@
 #include "gpu_chain_batch.h"
 #include "gpu_state.h"
 #include "mem_budget.h"
+#include "util.h"
 
 static double mib(uint64_t bytes) { return (double)bytes / (1024.0 * 1024.0); }
 
@@ -104,8 +105,8 @@ pdvm_status gpu_state_create(pdvm_gl *gl, const pdvm_model *m, const pdvm_sessio
     s->progress = p ? p->progress : NULL;
     s->progress_user = p ? p->progress_user : NULL;
     s->gl = gl;
-    pdvm_status st = PDVM_OK;
-    if (!gl) {
+    pdvm_status st = pdvm_env_u32("PDVM_BATCH_MIN", 2, 4096, false, &s->batch_min);
+    if (st == PDVM_OK && !gl) {
         st = pdvm_gl_open(p ? p->platform : NULL, &s->gl);
         s->own_gl = st == PDVM_OK;
     }

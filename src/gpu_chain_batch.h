@@ -45,15 +45,15 @@ typedef struct gpu_batch_tok {
  * PDVM_UBATCH overrides it (1..4096). */
 enum { GPU_BATCH_DEFAULT_UB = 512 };
 
-/* Batches of fewer tokens go through the decode chain token by token:
- * matmul.comp's tiles give each invocation 4 tokens, so for a few tokens a
- * workgroup has few invocations and streams its weight rows slowly, where
- * the mat-vec kernels keep a whole GPU's loads in flight. On llvmpipe a
- * server step of 4 sequences ran at 17 tokens/s batched against 43 token
- * by token (bench/serve_bench.py, stories260K). The server's decode steps
- * (one token a busy slot) therefore stay on the decode chain up to 16
- * slots; prompt chunks above it take the batched path. */
-enum { GPU_BATCH_MIN_TOKENS = GPU_MM_SMALL_BATCH + 1 };
+/* Batches of fewer tokens go through the decode chain token by token
+ * (PDVM_BATCH_MIN overrides it, 2..4096, for measuring). Since batches of
+ * up to GPU_MM_SMALL_BATCH tokens have their own mat-mat kernel
+ * (matmul_few.comp), any batch of two or more is batched: a server step of
+ * 8 sequences of the llama-3-8b shape (q4_0) ran at 274 tokens/s batched
+ * against 189 token by token on the H200 (`pdvm bench --synthetic
+ * llama-3-8b -np 8`, PDVM_BATCH_MIN=2 / 17); with matmul.comp's narrow
+ * tiles it had run at 17 against 43 on llvmpipe (stories260K). */
+enum { GPU_BATCH_MIN_TOKENS = 2 };
 
 /* Whether the batched path computes model m as its architecture asks;
  * when not, *why (if not NULL) names the first feature it lacks. */
