@@ -106,6 +106,12 @@ static void bench_bad_arguments(void **state)
     cli_expect_one_line_error((const char *const[]){"bench", "--synthetic", "stories15M",
                                                     "--type", "q9_9", NULL},
                               &o, 2, "unknown --type 'q9_9'");
+    cli_expect_one_line_error((const char *const[]){"bench", "--synthetic", "stories15M", "-np",
+                                                    "4", "--depth", "16", NULL},
+                              &o, 2, "-np N decodes every sequence from position 0");
+    cli_expect_one_line_error((const char *const[]){"bench", "--synthetic", "stories15M", "-np",
+                                                    "300", NULL},
+                              &o, 2, "--parallel expects an integer in [1, 256]");
 }
 
 /* A copy of stories260K with one NaN in blk.0.attn_q.weight (F32). */

@@ -36,7 +36,7 @@ static void synopsis(char *buf, size_t cap)
 /* -1: help printed; 0: go on; else the exit code. */
 static int parse_args(int argc, char **argv, bench_opts *o)
 {
-    *o = (bench_opts){.type = 0, .n_prompt = 128, .n_gen = 32, .reps = 3,
+    *o = (bench_opts){.type = 0, .n_prompt = 128, .n_gen = 32, .reps = 3, .n_parallel = 1,
                       .models_dir = "../shared/models", .min_band = 0.05f, .seed = 1};
     const char *type = "q4_0";
     const double max = 1 << 24;
@@ -50,6 +50,8 @@ static int parse_args(int argc, char **argv, bench_opts *o)
         {"-n", "--n-gen", PDVM_ARG_U32, &o->n_gen, 1, max, "N", "generated tokens (32)"},
         {"-c", "--ctx-size", PDVM_ARG_U32, &o->n_ctx, 0, max, "N", "context"},
         {NULL, "--depth", PDVM_ARG_U32, &o->depth, 0, max, "N", "positions already cached"},
+        {"-np", "--parallel", PDVM_ARG_U32, &o->n_parallel, 1, 256, "N",
+         "sequences decoding together, one token each a step (1)"},
         {NULL, "--both", PDVM_ARG_FLAG, &o->both, 0, 0, NULL, "fused and unfused, alternating"},
         {NULL, "--unfused", PDVM_ARG_FLAG, &o->unfused, 0, 0, NULL, "one operation per dispatch"},
         {NULL, "--reps", PDVM_ARG_U32, &o->reps, 1, BENCH_MAX_REPS, "R", "repetitions (3)"},
@@ -109,6 +111,10 @@ static int parse_args(int argc, char **argv, bench_opts *o)
                       !o->rows || !o->cols || (!strcmp(o->kernel, "matmul") && !o->n_prompt)))
         return fprintf(stderr, "pdvm bench: --kernel matvec|matmul needs --rows and --cols "
                                "(matmul: -p N tokens)\n"), PDVM_EXIT_USAGE;
+    if (o->n_parallel > 1 && (o->depth || o->suite || o->kernel))
+        return fprintf(stderr, "pdvm bench: -np N decodes every sequence from position 0: "
+                               "not with --depth, --suite or --kernel\n"),
+               PDVM_EXIT_USAGE;
     return 0;
 }
 

@@ -22,6 +22,7 @@ typedef struct bench_opts {
     uint32_t type;           /* --type, for synthetic models and --kernel */
     uint32_t n_prompt, n_gen, n_ctx, depth, reps;
     uint32_t n_ubatch;       /* -ub: prefill tokens a pass (0: the default, 512) */
+    uint32_t n_parallel;     /* -np: sequences decoding together (a server's busy slots) */
     bool both, unfused, json, profile, suite;
     const char *platform;
     const char *kernel;      /* --kernel matvec */

@@ -20,6 +20,7 @@ typedef struct bench_ctx {
     pdvm_session *s;
     int32_t *tokens;
     uint32_t n_tokens;
+    uint32_t n_par; /* -np */
 } bench_ctx;
 
 static pdvm_status time_prefill(bench_ctx *c, uint32_t n, double *tps)
@@ -33,6 +34,31 @@ static pdvm_status time_prefill(bench_ctx *c, uint32_t n, double *tps)
     return PDVM_OK;
 }
 
+/* -np: n steps of one token for each of the n_par sequences, all from
+ * position 0 (llama-batched-bench's generation phase); tokens/s counts
+ * every sequence's tokens. */
+static pdvm_status time_decode_par(bench_ctx *c, uint32_t n, double *tps, uint64_t *dispatches)
+{
+    int32_t tok[256];
+    uint32_t seq[256];
+    pdvm_session_stats before, after;
+    for (uint32_t q = 0; q < c->n_par; q++) BENCH_TRY(pdvm_session_seq_truncate(c->s, q, 0));
+    pdvm_session_get_stats(c->s, &before);
+    double t0 = pdvm_cli_now_s();
+    for (uint32_t i = 0; i < n; i++) {
+        for (uint32_t q = 0; q < c->n_par; q++) {
+            tok[q] = c->tokens[(i * c->n_par + q) % c->n_tokens];
+            seq[q] = q;
+        }
+        pdvm_batch b = {.tokens = tok, .seq = seq, .logits = NULL, .n = c->n_par};
+        BENCH_TRY(pdvm_session_decode(c->s, &b));
+    }
+    *tps = (double)n * c->n_par / (pdvm_cli_now_s() - t0);
+    pdvm_session_get_stats(c->s, &after);
+    *dispatches = after.dispatches - before.dispatches;
+    return PDVM_OK;
+}
+
 /* Decode n tokens at positions depth..depth+n-1. Each eval reads the logits
  * back, so the wall clock includes all GPU work of the step. */
 static pdvm_status time_decode(bench_ctx *c, uint32_t depth, uint32_t n, double *tps,
@@ -42,6 +68,7 @@ static pdvm_status time_decode(bench_ctx *c, uint32_t depth, uint32_t n, double 
     pdvm_session_stats before, after;
     BENCH_TRY(pdvm_bench_seek(c->s, depth));
     pdvm_session_get_stats(c->s, &before);
+    if (c->n_par > 1) return time_decode_par(c, n, tps, dispatches);
     double t0 = pdvm_cli_now_s();
     for (uint32_t i = 0; i < n; i++)
         BENCH_TRY(pdvm_session_eval(c->s, &c->tokens[i % c->n_tokens], 1, &logits));
@@ -56,7 +83,10 @@ static void fill_row(bench_row *r, const bench_opts *o, const bench_model *bm, u
 {
     const pdvm_hparams *hp = pdvm_model_hparams(bm->model);
     memset(r, 0, sizeof *r);
-    snprintf(r->model, sizeof r->model, "%s", bm->name);
+    if (o->n_parallel > 1)
+        snprintf(r->model, sizeof r->model, "%s -np %u", bm->name, o->n_parallel);
+    else
+        snprintf(r->model, sizeof r->model, "%s", bm->name);
     snprintf(r->arch, sizeof r->arch, "%s", hp->arch);
     snprintf(r->type, sizeof r->type, "%s", bm->type);
     snprintf(r->device, sizeof r->device, "%s", st->device);
@@ -117,11 +147,16 @@ static pdvm_status run_modes(bench_ctx *c, const bench_opts *o, uint32_t depth, 
     pdvm_status st = PDVM_OK;
     const float *logits;
     for (int m = 0; m < n_modes && st == PDVM_OK; m++) {
-        /* One untimed step and one untimed prefill build the chain's and
-         * the batched path's programs first. */
+        /* One untimed step (of every sequence with -np) and one untimed
+         * prefill build the chain's and the batched path's programs first. */
         st = pdvm_bench_set_unfused(c->s, mode_unfused(o, n_modes, m));
         if (st == PDVM_OK) st = pdvm_bench_seek(c->s, depth);
         if (st == PDVM_OK) st = pdvm_session_eval(c->s, c->tokens, 1, &logits);
+        if (st == PDVM_OK && c->n_par > 1) { /* the batched path's programs for -np */
+            double tps_;
+            uint64_t disp_;
+            st = time_decode_par(c, 1, &tps_, &disp_);
+        }
         if (st == PDVM_OK) st = time_prefill(c, o->n_prompt, &rows[m].prefill_tps);
     }
     /* Prefill and decode repeated with the modes alternating, every
@@ -192,9 +227,9 @@ static pdvm_status bench_profile(bench_ctx *c, const bench_opts *o, uint32_t dep
     double tps;
     pdvm_status st = time_decode(c, depth, o->n_gen, &tps, &disp);
     if (st == PDVM_OK) {
-        snprintf(title, sizeof title, "%s decode, depth %u, %u tokens",
-                 o->unfused ? "unfused" : "fused", depth, o->n_gen);
-        print_profile(c->s, title, o->n_gen, 1e6 / tps, hp);
+        snprintf(title, sizeof title, "%s decode, depth %u, %u tokens x %u sequences",
+                 o->unfused ? "unfused" : "fused", depth, o->n_gen, c->n_par);
+        print_profile(c->s, title, o->n_gen * c->n_par, 1e6 / tps, hp);
     }
     pdvm_session_set_profile(c->s, false);
     return st;
@@ -216,7 +251,8 @@ pdvm_status bench_measure(const bench_opts *o, const bench_model *bm, uint32_t d
     params.platform = o->platform;
     params.unfused = o->unfused;
     params.n_ctx = bench_n_ctx(o, depth);
-    bench_ctx c = {.n_tokens = o->n_prompt > 64 ? o->n_prompt : 64};
+    params.n_seq = o->n_parallel;
+    bench_ctx c = {.n_tokens = o->n_prompt > 64 ? o->n_prompt : 64, .n_par = o->n_parallel};
     *n_rows = 0;
     c.tokens = malloc(sizeof(int32_t) * c.n_tokens);
     if (!c.tokens) return PDVM_ERR_NOMEM;
