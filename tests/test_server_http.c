@@ -757,9 +757,10 @@ static void queue_full_is_503(void **state)
     http_res_free(&r);
     assert_int_equal((int)metric(&p, "pdvm_requests_rejected_total"), 1);
     http_stream_kill(&s);
-    /* The engine drops a disconnected client's job at its next step; with
-     * no queue at all a request sent before that step is still refused.
-     * Wait (bounded) for the slot, then it must be served. */
+    /* A disconnected client's slot counts as free (and leaves the
+     * processing gauge) as soon as the server notices the hang-up, before
+     * the engine's next step drops the job. Wait (bounded) for that; from
+     * then on a request must be served, even with no queue at all. */
     for (int i = 0; i < 3000 && metric(&p, "pdvm_requests_processing") > 0; i++) {
         struct timespec ts = {0, 10 * 1000 * 1000};
         nanosleep(&ts, NULL);

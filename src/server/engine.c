@@ -25,12 +25,18 @@ struct srv_engine {
     pdvm_cli_progress progress;
 
     /* Under mu: the queue (a ring), the busy count, the stop request and
-     * the running average of a request's time in a slot. */
+     * the running average of a request's time in a slot; which job each
+     * slot holds (compared, never dereferenced) and the busy slots whose
+     * job was cancelled but not yet dropped, which count as free for a
+     * new request (it is served at the next step). */
     pthread_mutex_t mu;
     pthread_cond_t cv;
     srv_job **queue;       /* ring of q_cap = max_queue + n_slots */
     size_t q_head, q_len, q_cap;
     uint32_t n_busy;
+    const srv_job **held;  /* [n_slots] */
+    bool *cancel_counted;  /* [n_slots] */
+    uint32_t n_cancelling;
     bool stop;
     double avg_job_s;
 
@@ -153,6 +159,13 @@ static void drop_unstarted(srv_engine *e, srv_job *job, srv_finish f, const char
     srv_job_unref(job);
 }
 
+/* The busy-slot gauge: a cancelled job's slot counts as free from the
+ * cancel on. Under mu. */
+static void publish_busy(srv_engine *e)
+{
+    atomic_store(&e->metrics->slots_busy, e->n_busy - e->n_cancelling);
+}
+
 /* Jobs taken from the queue into the free slots; under mu. Returns how
  * many were written to out. */
 static size_t take_queued(srv_engine *e, srv_job **out)
@@ -162,18 +175,31 @@ static size_t take_queued(srv_engine *e, srv_job **out)
         out[n++] = queue_pop(e);
         e->n_busy++;
     }
-    atomic_store(&e->metrics->slots_busy, e->n_busy);
+    publish_busy(e);
     return n;
 }
 
+/* n jobs left their slots (slot_left), job_s_sum seconds between them:
+ * the running average a Retry-After is estimated from. */
 static void slots_freed(srv_engine *e, uint32_t n, double job_s_sum)
 {
     if (!n) return;
     pthread_mutex_lock(&e->mu);
-    e->n_busy -= n;
     double avg = job_s_sum / n;
     e->avg_job_s = e->avg_job_s > 0 ? 0.8 * e->avg_job_s + 0.2 * avg : avg;
-    atomic_store(&e->metrics->slots_busy, e->n_busy);
+    pthread_mutex_unlock(&e->mu);
+}
+
+/* Slot id no longer holds a job (it may already be freed): one busy slot
+ * less, and one cancelled slot less if it was counted as such. */
+static void slot_left(srv_engine *e, uint32_t id)
+{
+    pthread_mutex_lock(&e->mu);
+    e->n_busy--;
+    e->held[id] = NULL;
+    if (e->cancel_counted[id]) e->n_cancelling--;
+    e->cancel_counted[id] = false;
+    publish_busy(e);
     pthread_mutex_unlock(&e->mu);
 }
 
@@ -183,7 +209,13 @@ static void admit(srv_engine *e, srv_job **jobs, size_t n)
     for (size_t i = 0; i < n; i++) {
         srv_slot *s = pick_slot(e, jobs[i]);
         e->t_begin[s->id] = now_s();
-        if (srv_slot_begin(s, &e->env, jobs[i]) != PDVM_OK) failed++;
+        pthread_mutex_lock(&e->mu);
+        e->held[s->id] = jobs[i];
+        pthread_mutex_unlock(&e->mu);
+        if (srv_slot_begin(s, &e->env, jobs[i]) != PDVM_OK) {
+            slot_left(e, s->id);
+            failed++;
+        }
     }
     slots_freed(e, failed, 0.0);
 }
@@ -197,6 +229,7 @@ static uint32_t drop_cancelled(srv_engine *e, double *job_s)
         srv_slot *s = &e->slots[i];
         if (!s->job || !atomic_load(&s->job->cancel)) continue;
         srv_slot_release(s, &e->env, SRV_FINISH_CANCELLED, NULL);
+        slot_left(e, i);
         s->last_used = e->step;
         *job_s += now_s() - e->t_begin[i];
         n++;
@@ -248,6 +281,7 @@ static void step(srv_engine *e)
                 finished = srv_slot_advance(s, &e->env, &e->items[k]);
             }
             if (finished) {
+                slot_left(e, s->id);
                 s->last_used = e->step;
                 job_s += now_s() - e->t_begin[s->id];
                 freed++;
@@ -269,6 +303,7 @@ static void fail_all(srv_engine *e, const char *why)
     for (uint32_t i = 0; e->slots && i < e->p.n_slots; i++)
         if (e->slots[i].job) {
             srv_slot_release(&e->slots[i], &e->env, SRV_FINISH_ERROR, why);
+            slot_left(e, i);
             n++;
         }
     slots_freed(e, n, 0.0);
@@ -319,7 +354,12 @@ pdvm_status srv_engine_new(const srv_engine_params *p, srv_metrics *metrics, srv
     e->metrics = metrics;
     e->q_cap = (size_t)p->max_queue + p->n_slots;
     e->queue = calloc(e->q_cap, sizeof *e->queue);
-    if (!e->queue) {
+    e->held = calloc(e->p.n_slots, sizeof *e->held);
+    e->cancel_counted = calloc(e->p.n_slots, sizeof *e->cancel_counted);
+    if (!e->queue || !e->held || !e->cancel_counted) {
+        free(e->queue);
+        free(e->held);
+        free(e->cancel_counted);
         free(e);
         return PDVM_ERR_NOMEM;
     }
@@ -363,7 +403,7 @@ srv_submit srv_engine_submit(srv_engine *e, srv_job *job, unsigned *retry_after_
 {
     srv_submit r = SRV_SUBMIT_OK;
     pthread_mutex_lock(&e->mu);
-    uint32_t idle = e->p.n_slots - e->n_busy;
+    uint32_t idle = e->p.n_slots - e->n_busy + e->n_cancelling;
     if (e->stop || srv_engine_state(e) != SRV_READY) {
         r = SRV_SUBMIT_NOT_READY;
     } else if (e->q_len >= (size_t)e->p.max_queue + idle) {
@@ -387,7 +427,16 @@ void srv_engine_cancel(srv_engine *e, srv_job *job)
 {
     atomic_store(&job->cancel, true);
     pthread_mutex_lock(&e->mu);
-    if (queue_remove(e, job)) drop_unstarted(e, job, SRV_FINISH_CANCELLED, NULL);
+    if (queue_remove(e, job)) {
+        drop_unstarted(e, job, SRV_FINISH_CANCELLED, NULL);
+    } else {
+        for (uint32_t i = 0; e->held && i < e->p.n_slots; i++)
+            if (e->held[i] == job && !e->cancel_counted[i]) {
+                e->cancel_counted[i] = true;
+                e->n_cancelling++;
+                publish_busy(e);
+            }
+    }
     pthread_mutex_unlock(&e->mu);
 }
 
@@ -412,6 +461,8 @@ void srv_engine_free(srv_engine *e)
     free(e->items);
     free(e->item_slot);
     free(e->queue);
+    free(e->held);
+    free(e->cancel_counted);
     pthread_mutex_destroy(&e->mu);
     pthread_cond_destroy(&e->cv);
     free(e);
